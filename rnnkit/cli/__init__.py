@@ -1,0 +1,56 @@
+"""The `rnnkit` command line: `rnnkit tasks | params | train | compare | report`.
+
+Each subcommand lives in its own module of this package and exposes two functions:
+`add_parser(subparsers)` to declare its arguments and `run(args) -> int` to execute.
+Any `RnnkitError` (and argparse's own usage errors) becomes one line on stderr and
+exit code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from rnnkit.errors import RnnkitError
+
+# Subcommand modules, in the order `rnnkit --help` lists them.
+SUBCOMMANDS = ("tasks", "params", "train", "compare", "report")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message):  # noqa: D401 - argparse's API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="rnnkit",
+        description="A course lab kit for recurrent neural networks (Keras 3 / TensorFlow).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"rnnkit.cli.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI and returns the process exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except RnnkitError as error:
+        print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,49 @@
+"""RunResult: everything one training run produced, ready to store and report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+# Run statuses, as stored in results.csv.
+STATUS_OK = "ok"  # Trained for the configured epochs (or stopped early by patience).
+STATUS_NAN = "nan_loss"  # Training stopped because the loss became NaN or infinite.
+STATUS_FAILED = "failed"  # An exception stopped the run; `error` holds the traceback.
+
+
+@dataclass
+class RunResult:
+    """The outcome of `train` (and of one harness run).
+
+    Attributes:
+        status: One of "ok", "nan_loss", "failed".
+        history: One row per finished epoch: `epoch`, `loss`, `val_loss`, each compiled
+            metric and its `val_` twin, `learning_rate`, `epoch_seconds`, `grad_norm`.
+        metrics: Final held-out (test) metrics, e.g. {"loss": .., "accuracy": ..,
+            "perplexity": .., "exact_match": ..}.
+        params: {"total": int, "trainable": int, "non_trainable": int}.
+        timings: {"build_seconds", "compile_seconds", "fit_seconds",
+            "seconds_per_epoch", "samples_per_second"} (tokens_per_second where it applies).
+        environment: Versions, device and seed.
+        diagnostics: Optional extras, e.g. {"gradient_flow": [..per timestep..]}.
+        samples: Optional human-readable examples (generated text, decoded sequences).
+        error: Traceback text when status is "failed", or the NaN message.
+        model: The trained keras.Model (not stored on disk).
+    """
+
+    status: str
+    history: pd.DataFrame
+    metrics: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
+    samples: list = field(default_factory=list)
+    error: str | None = None
+    model: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK

@@ -1,0 +1,30 @@
+"""Shared test setup: quiet TensorFlow, headless matplotlib, and the reference datasets."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture
+def shared_datasets(monkeypatch):
+    """Points RNNKIT_DATA_DIR at ../shared/datasets, or skips when that folder is absent."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip("../shared/datasets is not present on this machine")
+    monkeypatch.setenv("RNNKIT_DATA_DIR", str(SHARED_DATASETS))
+    return SHARED_DATASETS
+
+
+@pytest.fixture
+def no_data_dir(monkeypatch, tmp_path):
+    """Hides RNNKIT_DATA_DIR and the Keras cache so loaders must find nothing locally."""
+    monkeypatch.delenv("RNNKIT_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    return tmp_path
