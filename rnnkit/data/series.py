@@ -12,18 +12,20 @@ Example:
 >>> task = forecast_task(np.arange(100.0), window=5, name="ramp")
 >>> task.train.x.shape, task.train.y.shape
 ((75, 5, 1), (75, 1))
->>> float(task.scaler.inverse_transform(task.test.y)[-1, 0])
+>>> round(float(task.scaler.inverse_transform(task.test.y)[-1, 0]), 3)
 99.0
 """
 
 from __future__ import annotations
 
+import csv
+import math
 from pathlib import Path
 
 import numpy as np
 
 from rnnkit.checks import check_positive_int, invalid
-from rnnkit.data.splits import split_sizes
+from rnnkit.data.splits import check_seed, split_sizes
 from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, register_task
 from rnnkit.errors import DataError
 
@@ -154,3 +156,110 @@ def forecast_task(values, window: int, name: str, source: str = "user data", lic
         scaler=scaler,
         params=dict(params or {}, window=window),
     )
+
+
+def load_csv_series(path, column: str, encoding: str = "utf-8") -> np.ndarray:
+    """Reads one numeric column of a CSV file (with a header row), oldest row first.
+
+    Args:
+        path: The CSV file.
+        column: The header name of the column to read.
+        encoding: The file's encoding. Default "utf-8".
+
+    Returns:
+        A 1-D float64 array.
+
+    Raises:
+        DataError: Missing or empty file, unknown column (the message lists the columns
+            that exist), a value that is not a number, or a missing / NaN value.
+
+    Example:
+
+    >>> passengers = load_csv_series("airline-passengers.csv", "Passengers")  # doctest: +SKIP
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"Invalid value for `path`: got {str(path)!r}; expected an existing CSV file.")
+    try:
+        with file.open(newline="", encoding=encoding) as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError:
+        raise DataError(f"Invalid value for `path`: got {str(path)!r}, which is not valid {encoding}; expected a {encoding} CSV file.") from None
+    rows = [row for row in rows if row]
+    if not rows:
+        raise DataError(f"Invalid value for `path`: got {str(path)!r}, which is empty; expected a CSV file with a header row.")
+    header = [name.strip() for name in rows[0]]
+    if column not in header:
+        raise DataError(f"Invalid value for `column`: got {column!r}; expected one of the columns of {file.name}: {', '.join(header)}.")
+    index = header.index(column)
+    if len(rows) < 2:
+        raise DataError(f"Invalid value for `path`: got {str(path)!r}, which has a header but no data rows; expected at least one row.")
+    values = []
+    for line_number, row in enumerate(rows[1:], start=2):
+        cell = row[index].strip() if index < len(row) else ""
+        try:
+            value = float(cell) if cell else math.nan
+        except ValueError:
+            raise DataError(f"Invalid value in column {column!r} of {file.name}, line {line_number}: got {cell!r}; expected a number.") from None
+        values.append(value)
+    return check_series(values, column)
+
+
+CSV_FORECAST_TEXT = (
+    "Next-value forecasting on a numeric column of your own CSV file (options `path`, `column`, "
+    "`window`): windows of past values -> the next one, split by time, standardised with "
+    "training statistics."
+)
+
+
+@register_task("csv_forecast", "many_to_one", CSV_FORECAST_TEXT, source="a CSV file you give (path)")
+def make_csv_forecast(path: str | None = None, column: str | None = None, window: int = 12,
+                      seed: int = 0) -> Task:
+    """Builds next-value forecasting on column `column` of the CSV file at `path`.
+
+    Args:
+        path: The CSV file (header row, oldest row first).
+        column: The column to forecast.
+        window: Past values per sample. Default 12.
+        seed: Recorded for reproducibility (the split is by time, so nothing is random).
+    """
+    if path is None:
+        raise DataError("Invalid value for `path`: got None; expected the path of a CSV file.")
+    if column is None:
+        raise DataError("Invalid value for `column`: got None; expected the name of a numeric column.")
+    values = load_csv_series(path, column)
+    return forecast_task(values, window, "csv_forecast", source=f"file {path}, column {column}",
+                         licence="as the file's owner states", description=CSV_FORECAST_TEXT,
+                         params={"path": str(path), "column": column, "seed": seed})
+
+
+def goog_prices() -> np.ndarray:
+    """Returns the 1,047 daily adjusted closing prices of Google (2004-08-19 .. 2008-10-14)
+    from matplotlib's sample data (`goog.npz`, field `adj_close`)."""
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("goog.npz") as data:
+        return np.asarray(data["price_data"]["adj_close"], dtype=np.float64)
+
+
+GOOG_TEXT = (
+    "Real daily stock prices with no download: Google's adjusted closing price, 1,047 trading "
+    "days from 2004-08-19 to 2008-10-14, from the sample data shipped with matplotlib "
+    "(goog.npz). Window of past prices -> next price; split by time (the test part covers the "
+    "2008 fall), standardised with training statistics. A naive 'tomorrow = today' forecast "
+    "is the baseline to beat."
+)
+
+
+@register_task("goog_forecast", "many_to_one", GOOG_TEXT, source="matplotlib sample data goog.npz (Yahoo Finance)")
+def make_goog_forecast(window: int = 20, seed: int = 0) -> Task:
+    """Builds next-day price forecasting on matplotlib's `goog.npz` sample data.
+
+    Args:
+        window: Past trading days per sample. Default 20.
+        seed: Recorded for reproducibility (the split is by time).
+    """
+    return forecast_task(goog_prices(), window, "goog_forecast",
+                         source="matplotlib sample data goog.npz (originally Yahoo Finance)",
+                         licence="shipped with matplotlib (matplotlib licence); price figures are public facts",
+                         description=GOOG_TEXT, params={"seed": check_seed(seed)})
