@@ -155,6 +155,7 @@ class TrainConfig(_Settings):
     epochs: int = 5
     clipnorm: float | None = None  # Clip each gradient tensor to this L2 norm; None is off.
     clipvalue: float | None = None  # Clip each gradient element to [-v, v]; None is off.
+    global_clipnorm: float | None = None  # Clip all gradients together to this global L2 norm.
     early_stopping_patience: int | None = None  # Epochs without val improvement; None is off.
     seed: int = 0  # Passed to keras.utils.set_random_seed before building and training.
     shuffle: bool = True  # Shuffle training samples each epoch (off for stateful training).
@@ -166,6 +167,13 @@ class TrainConfig(_Settings):
         check_positive_int("epochs", self.epochs)
         check_optional_positive_float("clipnorm", self.clipnorm)
         check_optional_positive_float("clipvalue", self.clipvalue)
+        check_optional_positive_float("global_clipnorm", self.global_clipnorm)
+        clipping = [key for key in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, key) is not None]
+        if len(clipping) > 1:
+            # Keras optimizers accept only one kind of clipping at a time.
+            raise invalid(
+                clipping[1], getattr(self, clipping[1]), f"None when `{clipping[0]}` is set (use one kind of clipping)"
+            )
         if self.early_stopping_patience is not None:
             check_positive_int("early_stopping_patience", self.early_stopping_patience)
         check_non_negative_int("seed", self.seed)

@@ -1,0 +1,244 @@
+"""Decoding and sampling: text generation for language models, greedy and beam search for seq2seq.
+
+Language models (`generate_text`) warm up on a prefix, then sample one token at a time
+from the model's next-token distribution, sharpened or flattened by a temperature
+(`greedy=True` always takes the most likely token).
+
+seq2seq models decode through the small interface of
+`rnnkit.models.seq2seq.Seq2SeqInference`: `encode(encoder_inputs) -> states` (a list of
+arrays, batch first) and `step(tokens, states) -> (probs, new_states)`. Any object with
+those two methods works, which is how the tests check beam search against answers
+worked out by hand.
+
+Decoded arrays are int32 `(num_samples, max_length)`: the tokens after the start token,
+the end token included, then `pad_id`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.checks import check_bool, check_non_negative_int, check_positive_float, check_positive_int, invalid
+from rnnkit.training.metrics import reset_recurrent_states
+
+
+def greedy_decode(inference, encoder_inputs, *, start_id: int, end_id: int, max_length: int, pad_id: int = 0):
+    """Batched greedy decoding; re-exported from `rnnkit.models.seq2seq.greedy_decode`.
+
+    Args:
+        inference: A `Seq2SeqInference` (or any object with `encode` and `step`).
+        encoder_inputs: Int ids `(num_samples, T_in)`.
+        start_id: Id fed as the first decoder input.
+        end_id: Id that ends a sequence.
+        max_length: Number of output positions.
+        pad_id: Id written after the end token.
+
+    Returns:
+        int32 `(num_samples, max_length)`.
+    """
+    from rnnkit.models.seq2seq import greedy_decode as models_greedy_decode
+
+    return models_greedy_decode(
+        inference, encoder_inputs, start_id=start_id, end_id=end_id, max_length=max_length, pad_id=pad_id
+    )
+
+
+def _tile_states(states, times: int):
+    return [np.repeat(np.asarray(state), times, axis=0) for state in states]
+
+
+def beam_search_decode(
+    inference,
+    encoder_inputs,
+    *,
+    start_id: int,
+    end_id: int,
+    max_length: int,
+    beam_width: int = 3,
+    pad_id: int = 0,
+    length_normalize: bool = True,
+) -> np.ndarray:
+    """Batched beam search: keeps the `beam_width` most likely partial outputs per input.
+
+    At each step every live hypothesis is extended by every token; the `beam_width`
+    best extensions (by summed log-probability) survive. A hypothesis that produced
+    `end_id` is finished and keeps its score. At the end the best hypothesis is picked
+    by score, divided by its length when `length_normalize` (so short outputs are not
+    favoured just for having fewer factors below 1).
+
+    Args:
+        inference: An object with `encode(encoder_inputs) -> list of (n, ...) arrays` and
+            `step(tokens (m,), states) -> (probs (m, vocab_size), new_states)`.
+        encoder_inputs: Int ids `(num_samples, T_in)`.
+        start_id: Id fed as the first decoder input.
+        end_id: Id that finishes a hypothesis.
+        max_length: Number of output positions (the end token included).
+        beam_width: Hypotheses kept per input; 1 is greedy decoding.
+        pad_id: Id written after the end token.
+        length_normalize: Rank finished hypotheses by mean instead of summed log-probability.
+
+    Returns:
+        int32 `(num_samples, max_length)`.
+
+    Example:
+
+    ```python
+    inference = Seq2SeqInference(model)
+    ids = beam_search_decode(inference, task.test.x["encoder_inputs"], start_id=2,
+                             end_id=3, max_length=5, beam_width=4)  # (n, 5)
+    ```
+    """
+    max_length = check_positive_int("max_length", max_length)
+    beam_width = check_positive_int("beam_width", beam_width)
+    check_bool("length_normalize", length_normalize)
+    encoder_inputs = np.asarray(encoder_inputs)
+    num_samples = len(encoder_inputs)
+    states = _tile_states(inference.encode(encoder_inputs), beam_width)
+
+    # Row r = sample * beam_width + beam. Only beam 0 is live at first; the others start at
+    # -inf so the first step does not fill the beam with copies of one hypothesis.
+    scores = np.full((num_samples, beam_width), -np.inf)
+    scores[:, 0] = 0.0
+    tokens = np.full((num_samples, beam_width, max_length), pad_id, dtype="int32")
+    lengths = np.zeros((num_samples, beam_width), dtype="int64")
+    finished = np.zeros((num_samples, beam_width), dtype=bool)
+    last = np.full(num_samples * beam_width, start_id, dtype="int32")
+
+    for position in range(max_length):
+        probs, new_states = inference.step(last, states)
+        log_probs = np.log(np.clip(np.asarray(probs, dtype="float64"), 1e-30, 1.0))
+        vocab_size = log_probs.shape[-1]
+        log_probs = log_probs.reshape(num_samples, beam_width, vocab_size)
+        # A finished hypothesis may only "extend" by padding, at no cost, so it keeps its score.
+        log_probs[finished] = -np.inf
+        log_probs[finished, pad_id] = 0.0
+        candidates = (scores[:, :, None] + log_probs).reshape(num_samples, -1)
+        best = np.argsort(-candidates, axis=1, kind="stable")[:, :beam_width]
+        parent, token = best // vocab_size, best % vocab_size
+        rows = np.arange(num_samples)[:, None]
+
+        scores = candidates[rows, best]
+        tokens = tokens[rows, parent]
+        was_finished = finished[rows, parent]
+        tokens[:, :, position] = np.where(was_finished, pad_id, token)
+        lengths = lengths[rows, parent] + (~was_finished)
+        finished = was_finished | (token == end_id)
+        flat_parent = (np.arange(num_samples)[:, None] * beam_width + parent).ravel()
+        states = [np.asarray(state)[flat_parent] for state in new_states]
+        last = tokens[:, :, position].ravel()
+        if finished.all():
+            break
+
+    ranking = scores / np.maximum(lengths, 1) if length_normalize else scores
+    choice = np.argmax(ranking, axis=1)
+    return tokens[np.arange(num_samples), choice].astype("int32")
+
+
+def _fixed_shape(model) -> tuple[int | None, int | None]:
+    """Returns the (batch_size, timesteps) a token model's input fixes, None where free."""
+    shape = tuple(model.inputs[0].shape)
+    return shape[0], (shape[1] if len(shape) > 1 else None)
+
+
+def next_token_probs(model, context_ids) -> np.ndarray:
+    """Returns the model's distribution over the token that follows `context_ids`.
+
+    Recurrent language models are causal: the output at step t depends only on tokens
+    up to t. So a context shorter than the model's fixed `timesteps` is padded on the
+    right and read at its last real position, and a longer one is cut to its last
+    `timesteps` tokens (the window length the model was trained on). Stateful models are
+    reset first and the row is repeated to fill their fixed batch.
+
+    Args:
+        model: A Keras model mapping ids `(batch, T)` to probabilities `(batch, T, vocab_size)`.
+        context_ids: 1-D int ids, at least one.
+
+    Returns:
+        float64 `(vocab_size,)`.
+    """
+    batch_size, timesteps = _fixed_shape(model)
+    context = np.asarray(context_ids, dtype="int32")
+    if timesteps is not None and len(context) > timesteps:
+        context = context[-timesteps:]
+    read_at = len(context) - 1
+    if timesteps is not None and len(context) < timesteps:
+        context = np.concatenate([context, np.zeros(timesteps - len(context), dtype="int32")])
+    batch = np.repeat(context[None, :], batch_size or 1, axis=0)
+    reset_recurrent_states(model)
+    probs = np.asarray(model.predict_on_batch(batch), dtype="float64")
+    if probs.ndim != 3:
+        raise invalid("model", f"output of shape {probs.shape}", "a language model with output (batch, timesteps, vocab_size)")
+    return probs[0, read_at]
+
+
+def sample_from_probs(probs, *, temperature: float = 1.0, greedy: bool = False, rng=None) -> int:
+    """Draws one token id from `probs` after applying `temperature` to the log-probabilities.
+
+    `softmax(log(p) / temperature)`: a temperature below 1 sharpens the distribution
+    (towards greedy), above 1 flattens it (towards uniform); 1 samples from the model.
+
+    Args:
+        probs: `(vocab_size,)` probabilities.
+        temperature: A number > 0.
+        greedy: Take the most likely id instead of sampling.
+        rng: A `numpy.random.Generator` (a fresh unseeded one if None).
+
+    Returns:
+        The chosen id.
+    """
+    probs = np.asarray(probs, dtype="float64")
+    if greedy:
+        return int(np.argmax(probs))
+    temperature = check_positive_float("temperature", temperature)
+    logits = np.log(np.clip(probs, 1e-30, 1.0)) / temperature
+    # Subtracting the max keeps exp() finite even for a temperature near 0.
+    weights = np.exp(logits - logits.max())
+    weights /= weights.sum()
+    rng = rng if rng is not None else np.random.default_rng()
+    return int(rng.choice(len(weights), p=weights))
+
+
+def generate_text(
+    model,
+    vocab,
+    prefix: str,
+    num_tokens: int,
+    *,
+    temperature: float = 1.0,
+    greedy: bool = False,
+    seed: int | None = None,
+) -> str:
+    """Generates text from a language model: warm up on `prefix`, then sample `num_tokens`.
+
+    Args:
+        model: A trained many_to_many language model, ids `(1, T)` -> probabilities `(1, T, V)`.
+        vocab: The task's vocabulary (`encode(text) -> ids`, `decode(ids) -> text`).
+        prefix: Non-empty text to start from; it is part of the returned text.
+        num_tokens: Tokens to generate after the prefix.
+        temperature: Sampling temperature (> 0); ignored when `greedy`.
+        greedy: Always take the most likely next token.
+        seed: Seed of the sampler; same seed, same text.
+
+    Returns:
+        The prefix followed by the generated tokens, decoded.
+
+    Example:
+
+    ```python
+    generate_text(model, task.vocab, "the time ", 50, temperature=0.8, seed=0)
+    ```
+    """
+    if not isinstance(prefix, str) or not prefix:
+        raise invalid("prefix", prefix, "a non-empty string")
+    num_tokens = check_non_negative_int("num_tokens", num_tokens)
+    check_bool("greedy", greedy)
+    if not greedy:
+        check_positive_float("temperature", temperature)
+    ids = [int(token) for token in np.asarray(vocab.encode(prefix)).ravel()]
+    if not ids:
+        raise invalid("prefix", prefix, "text that encodes to at least one token")
+    rng = np.random.default_rng(seed)
+    for _ in range(num_tokens):
+        probs = next_token_probs(model, ids)
+        ids.append(sample_from_probs(probs, temperature=temperature, greedy=greedy, rng=rng))
+    return vocab.decode(ids)

@@ -1,0 +1,337 @@
+"""Diagnostics of a recurrent network: gradient flow per time step, gradient norm,
+spectral radius of the recurrent matrix, hidden-state saturation, and sample outputs.
+
+All of these run outside the training loop, on a small probe batch, eagerly (no graph
+tracing), so asking for them does not slow `model.fit` down.
+
+- `gradient_flow` measures ||dL/dx_t||, the gradient of the loss with respect to the
+  *input sequence of the first recurrent layer* at every time step t (the embedding
+  output for token input). For a many_to_one model the loss only sees the last step,
+  so this curve shows directly how much step t can still influence learning: with a
+  SimpleRNN it typically decays geometrically towards early steps (vanishing gradients).
+  We use the layer's input rather than its hidden states because the input sequence is
+  always a tensor in the graph, while a layer with `return_sequences=False` never
+  exposes h_1..h_{T-1}; dL/dx_t = (dh_t/dx_t)^T dL/dh_t carries the same decay.
+- `spectral_radius` is the largest |eigenvalue| of the recurrent kernel W_hh. For LSTM
+  and GRU the kernel holds one (units, units) block per gate; `gate_spectral_radii`
+  returns each block's radius and `spectral_radius` their maximum.
+- `saturation` is the share of hidden-state entries with |h| above a threshold (tanh
+  saturates near 1, where its derivative, and thus the gradient, is near 0).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rnnkit.checks import check_positive_int, invalid
+from rnnkit.errors import ConfigError
+from rnnkit.training.metrics import _take_rows, reset_recurrent_states
+
+# Keras stores the gates side by side in the recurrent kernel, in this order.
+GATE_NAMES = {
+    "LSTM": ("input", "forget", "cell", "output"),
+    "GRU": ("update", "reset", "candidate"),
+    "SimpleRNN": ("recurrent",),
+}
+
+
+def recurrent_layers(model) -> list:
+    """Returns the recurrent layers of `model` (SimpleRNN, LSTM, GRU, Bidirectional), input first."""
+    return [
+        layer for layer in model.layers
+        if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+    ]
+
+
+def find_recurrent_layer(model, layer_name: str | None = None):
+    """Returns the layer named `layer_name`, or the first recurrent layer.
+
+    "First" prefers the names the builders give (`rnn_1`, then `encoder_rnn_1`), else
+    the first recurrent layer in the model's order.
+    """
+    layers = recurrent_layers(model)
+    names = [layer.name for layer in layers]
+    if layer_name is not None:
+        if layer_name not in names:
+            raise invalid("layer_name", layer_name, f"the name of a recurrent layer of the model ({', '.join(names) or 'none'})")
+        return layers[names.index(layer_name)]
+    for preferred in ("rnn_1", "encoder_rnn_1"):
+        if preferred in names:
+            return layers[names.index(preferred)]
+    if not layers:
+        raise ConfigError(f"Model {model.name!r} has no recurrent layer (SimpleRNN, LSTM, GRU or Bidirectional).")
+    return layers[0]
+
+
+def _loss_function(model, loss):
+    """Returns `f(y, y_pred, sample_weight)`: the mean loss over real (non-zero weight) entries."""
+    if loss is None:
+        loss = getattr(model, "loss", None)
+        if loss is None:
+            raise invalid("loss", None, "a Keras loss name (the model is not compiled, so its loss is unknown)")
+    per_entry = keras.losses.get(loss)
+
+    def mean_loss(y, y_pred, sample_weight=None):
+        values = per_entry(y, y_pred)  # (batch,) or (batch, timesteps)
+        if sample_weight is None:
+            return tf.reduce_mean(values)
+        weights = tf.cast(tf.reshape(sample_weight, tf.shape(values)), values.dtype)
+        return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1e-12)
+
+    return mean_loss
+
+
+def _structured(model, x):
+    """Wraps a single array in a list when the model was built with a list of inputs
+    (Keras warns about a structure mismatch otherwise)."""
+    if isinstance(model.input, (list, tuple)) and not isinstance(x, (list, tuple, dict)):
+        return [x]
+    return x
+
+
+def gradient_norm(model, x, y, *, loss=None, sample_weight=None) -> float:
+    """Returns the global L2 norm of dL/dw over all trainable weights, on one batch.
+
+    This is the gradient before any clipping; the optimizer clips afterwards.
+
+    Args:
+        model: A Keras model.
+        x: Input batch (an array, or a dict for seq2seq).
+        y: Targets.
+        loss: A Keras loss name; defaults to the compiled loss.
+        sample_weight: Optional weights; 0 marks padding.
+
+    Returns:
+        sqrt(sum over weights of ||dL/dw||^2).
+    """
+    loss_fn = _loss_function(model, loss)
+    with tf.GradientTape() as tape:
+        predictions = model(_structured(model, x), training=False)
+        value = loss_fn(y, predictions, sample_weight=sample_weight)
+    gradients = tape.gradient(value, model.trainable_variables)
+    gradients = [gradient for gradient in gradients if gradient is not None]
+    return float(tf.linalg.global_norm(gradients).numpy())
+
+
+def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, sample_weight=None) -> np.ndarray:
+    """Returns ||dL/dx_t|| for every time step t at the input of a recurrent layer.
+
+    The loss is averaged over the batch and the norm is taken over features, then
+    averaged over samples, so the values are comparable across batch sizes.
+
+    Args:
+        model: A Keras model with a recurrent layer.
+        x: A probe batch (array, or dict for seq2seq).
+        y: Its targets.
+        layer_name: Which recurrent layer; default the first (`rnn_1` / `encoder_rnn_1`).
+        loss: A Keras loss name; defaults to the compiled loss.
+        sample_weight: Optional weights; 0 marks padding.
+
+    Returns:
+        float64 `(timesteps,)`: the gradient norm at each input step of that layer.
+
+    Example:
+
+    ```python
+    flow = gradient_flow(model, task.test.x[:32], task.test.y[:32])
+    flow[0] / flow[-1]  # << 1 when gradients vanish towards early steps
+    ```
+    """
+    layer = find_recurrent_layer(model, layer_name)
+    loss_fn = _loss_function(model, loss)
+    captured = []
+    original_call = layer.call
+    with tf.GradientTape() as tape:
+
+        def watched_call(sequences, *args, **kwargs):
+            # Watch the exact tensor the layer consumes, so the tape records every use of it.
+            tape.watch(sequences)
+            captured.append(sequences)
+            return original_call(sequences, *args, **kwargs)
+
+        # Shadow the bound method on this instance only, and always restore it.
+        object.__setattr__(layer, "call", watched_call)
+        try:
+            reset_recurrent_states(model)
+            predictions = model(_structured(model, x), training=False)
+        finally:
+            object.__delattr__(layer, "call")
+        value = loss_fn(y, predictions, sample_weight=sample_weight)
+    if not captured:
+        raise ConfigError(f"Layer {layer.name!r} was not called when running the model; cannot measure its gradient.")
+    gradient = tape.gradient(value, captured[0])
+    if gradient is None:
+        return np.zeros(int(captured[0].shape[1]))
+    # (batch, timesteps, features) -> norm over features, mean over the batch.
+    return np.linalg.norm(np.asarray(gradient, dtype="float64"), axis=-1).mean(axis=0)
+
+
+def _cell_of(layer):
+    """Returns the (forward) Keras RNN layer behind `layer` (unwrapping Bidirectional)."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return layer.forward_layer
+    return layer
+
+
+def gate_spectral_radii(model, layer_name: str | None = None) -> dict:
+    """Returns the spectral radius of each gate block of the recurrent kernel.
+
+    Args:
+        model: A built Keras model.
+        layer_name: Which recurrent layer; default the first. For Bidirectional, the
+            forward direction.
+
+    Returns:
+        {gate name: max |eigenvalue|}, e.g. {"recurrent": 0.93} for SimpleRNN,
+        {"input": .., "forget": .., "cell": .., "output": ..} for LSTM,
+        {"update": .., "reset": .., "candidate": ..} for GRU.
+    """
+    rnn = _cell_of(find_recurrent_layer(model, layer_name))
+    kernel = np.asarray(rnn.cell.recurrent_kernel, dtype="float64")
+    units = kernel.shape[0]
+    gates = GATE_NAMES.get(type(rnn).__name__)
+    if gates is None or kernel.shape[1] != units * len(gates):
+        gates = tuple(f"block_{index}" for index in range(kernel.shape[1] // units))
+    radii = {}
+    for index, gate in enumerate(gates):
+        block = kernel[:, index * units:(index + 1) * units]
+        # Weights that diverged (NaN loss) have no eigenvalues; report NaN instead of failing.
+        radii[gate] = float(np.max(np.abs(np.linalg.eigvals(block)))) if np.isfinite(block).all() else float("nan")
+    return radii
+
+
+def spectral_radius(model, layer_name: str | None = None) -> float:
+    """Returns the largest |eigenvalue| of a recurrent layer's kernel W_hh.
+
+    For SimpleRNN this is the quantity that decides whether gradients through a linear
+    recurrence vanish (< 1) or explode (> 1). For LSTM and GRU it is the maximum over the
+    per-gate blocks (see `gate_spectral_radii`).
+
+    Example:
+
+    >>> # A SimpleRNN with recurrent_initializer="orthogonal" starts at radius 1.0.
+    """
+    return max(gate_spectral_radii(model, layer_name).values())
+
+
+def hidden_states(model, x, layer_name: str | None = None) -> np.ndarray:
+    """Returns the hidden states h_1..h_T of a recurrent layer for inputs `x`.
+
+    The layer is re-run with `return_sequences=True` (a copy sharing its weights) on the
+    sequence it receives inside `model`, so this works whatever the layer returns.
+
+    Returns:
+        float `(num_samples, timesteps, units)` (`2 * units` for a concat Bidirectional).
+    """
+    layer = find_recurrent_layer(model, layer_name)
+    feature_model = keras.Model(model.inputs, layer.input)
+    sequences = feature_model(_structured(feature_model, x), training=False)
+    if isinstance(sequences, (list, tuple)):
+        sequences = sequences[0]
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.Bidirectional):
+        config["layer"]["config"].update(return_sequences=True, return_state=False, stateful=False)
+        if config.get("backward_layer"):
+            config["backward_layer"]["config"].update(return_sequences=True, return_state=False, stateful=False)
+    else:
+        config.update(return_sequences=True, return_state=False, stateful=False)
+    copy = type(layer).from_config(config)
+    copy.build(sequences.shape)
+    copy.set_weights(layer.get_weights())
+    outputs = copy(sequences)
+    return np.asarray(outputs, dtype="float64")
+
+
+def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95) -> float:
+    """Returns the share of hidden-state entries with |h| > `threshold`.
+
+    Args:
+        model: A Keras model.
+        x: A probe batch.
+        layer_name: Which recurrent layer; default the first.
+        threshold: A number in (0, 1); tanh units above it pass almost no gradient.
+
+    Returns:
+        A share in [0, 1].
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise invalid("threshold", threshold, "a number in (0, 1)")
+    states = hidden_states(model, x, layer_name)
+    return float(np.mean(np.abs(states) > threshold))
+
+
+def probe_batch(split, size: int):
+    """Returns `(x, y, sample_weight)` of the first `size` rows of a split (a fixed probe)."""
+    size = check_positive_int("probe_size", size)
+    rows = slice(0, size)
+    weights = None if split.sample_weight is None else split.sample_weight[rows]
+    return _take_rows(split.x, rows), split.y[rows], weights
+
+
+def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed: int = 0) -> list[dict]:
+    """Returns a handful of human-readable examples from a held-out split.
+
+    - language model: `{"prefix", "greedy", "sampled"}` text generated from a test prefix;
+    - seq2seq: `{"input", "target", "predicted", "correct"}` from greedy decoding;
+    - per-step labels: `{"target", "predicted", "correct"}` id lists;
+    - classification: `{"target", "predicted", "correct"}` class ids;
+    - regression: `{"target", "predicted"}` in original units when the task has a scaler.
+
+    Args:
+        model: The trained model.
+        task: Its task.
+        split: The held-out split the `extras` were computed on.
+        extras: From `held_out_metrics`: `predictions` and, for seq2seq, `decoded`.
+        num_samples: How many examples.
+        seed: Seed of the text sampler.
+    """
+    from rnnkit.training.decoding import generate_text
+    from rnnkit.training.metrics import end_mask, task_kind
+
+    kind = task_kind(task)
+    count = min(num_samples, split.num_samples)
+    predictions = extras.get("predictions")
+    samples = []
+    if kind == "language_model":
+        prefix_ids = np.asarray(split.x[0])[: max(1, min(10, np.shape(split.x)[1]))]
+        prefix = task.vocab.decode(prefix_ids) or task.vocab.decode(np.asarray(split.x[0]))
+        if not prefix:
+            return samples
+        for temperature in (None, 0.8):
+            text = generate_text(
+                model, task.vocab, prefix, 40, greedy=temperature is None, temperature=temperature or 1.0, seed=seed
+            )
+            samples.append({"prefix": prefix, "mode": "greedy" if temperature is None else f"temperature {temperature}", "text": text})
+        return samples
+    if kind == "seq2seq":
+        decoded = extras["decoded"]
+        source_vocab, target_vocab = task.vocab, task.target_vocab
+        for row in range(count):
+            target = split.y[row]
+            keep = end_mask(target[None, :], target_vocab.end_id)[0] > 0
+            samples.append({
+                "input": source_vocab.decode(split.x["encoder_inputs"][row]),
+                "target": target_vocab.decode(target),
+                "predicted": target_vocab.decode(decoded[row]),
+                "correct": bool(np.array_equal(decoded[row][keep], target[keep])),
+            })
+        return samples
+    if kind in ("classification", "sequence_classification"):
+        predicted = predictions.argmax(axis=-1)
+        for row in range(count):
+            target = np.asarray(split.y[row])
+            weights = None if split.sample_weight is None else np.asarray(split.sample_weight[row]) > 0
+            same = predicted[row] == target if weights is None else (predicted[row] == target)[weights]
+            samples.append({
+                "target": target.tolist(), "predicted": predicted[row].tolist(), "correct": bool(np.all(same)),
+            })
+        return samples
+    target = np.asarray(split.y[:count], dtype="float64")
+    predicted = np.asarray(predictions[:count], dtype="float64").reshape(target.shape)
+    if task.scaler is not None:
+        target, predicted = task.scaler.inverse_transform(target), task.scaler.inverse_transform(predicted)
+    for row in range(count):
+        samples.append({"target": np.round(target[row], 4).tolist(), "predicted": np.round(predicted[row], 4).tolist()})
+    return samples

@@ -1,0 +1,353 @@
+"""Train a model on a task: `train(model, task, config) -> RunResult`, and `run_experiment`.
+
+`train` compiles the model with the task's loss and metrics and the config's optimizer,
+fits it with validation data and sample weights, then scores it on the test split with
+fair metrics (see `rnnkit.training.metrics`) and collects diagnostics. A loss that turns
+NaN or infinite ends the run with status "nan_loss" and the history so far; it is not
+an exception, because in a comparison grid it is a result.
+
+Example:
+
+```python
+task = get_task("adding", timesteps=10, num_samples=200)
+result = run_experiment(ModelSpec(cell="gru", units=8), task, TrainConfig(epochs=2))
+result.history[["epoch", "loss", "val_loss", "grad_norm"]]
+result.metrics["mse"]
+```
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+
+from rnnkit.checks import check_bool, invalid
+from rnnkit.config import ModelSpec, TrainConfig
+from rnnkit.data.tasks import Split, Task
+from rnnkit.errors import TrainingError
+from rnnkit.training import callbacks as rk_callbacks
+from rnnkit.training.diagnostics import (
+    gradient_flow as measure_gradient_flow,
+)
+from rnnkit.training.diagnostics import (
+    probe_batch,
+    recurrent_layers,
+    sample_outputs,
+    saturation,
+    spectral_radius,
+)
+from rnnkit.training.environment import collect_environment
+from rnnkit.training.metrics import _take_rows, held_out_metrics, task_kind
+from rnnkit.training.result import STATUS_NAN, STATUS_OK, RunResult
+
+_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """Returns the Keras optimizer `config` names, with its learning rate and clipping."""
+    clipping = {
+        key: getattr(config, key)
+        for key in ("clipnorm", "clipvalue", "global_clipnorm")
+        if getattr(config, key, None) is not None
+    }
+    return _OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate, **clipping)
+
+
+def expected_output_shape(task: Task) -> tuple:
+    """Returns the per-sample output shape a model needs for `task` (targets + class axis)."""
+    target_shape = tuple(np.shape(task.train.y)[1:])
+    if task.output_spec.kind == "classification":
+        return target_shape + (task.output_spec.dim,)
+    return target_shape
+
+
+def check_model_fits_task(model, task: Task) -> None:
+    """Raises `TrainingError` naming both shapes when `model` cannot be trained on `task`.
+
+    Checks the inputs (names for seq2seq, rank and sizes otherwise) and the output shape
+    against the task's targets, before any training starts.
+    """
+    x = task.train.x
+    if isinstance(x, dict):
+        names = sorted(tensor.name.split(":")[0] for tensor in model.inputs)
+        if sorted(x) != names:
+            raise TrainingError(
+                f"Model {model.name!r} has inputs {names} but task {task.name!r} provides {sorted(x)}."
+            )
+    else:
+        if len(model.inputs) != 1:
+            raise TrainingError(
+                f"Model {model.name!r} has {len(model.inputs)} inputs but task {task.name!r} provides one array."
+            )
+        expected_in = tuple(np.shape(x)[1:])
+        actual_in = tuple(model.inputs[0].shape[1:])
+        if not _shapes_fit(actual_in, expected_in):
+            raise TrainingError(
+                f"Model {model.name!r} takes inputs of shape {('batch',) + actual_in} but task {task.name!r} "
+                f"provides {('batch',) + expected_in}."
+            )
+    expected_out = expected_output_shape(task)
+    actual_out = tuple(model.outputs[0].shape[1:])
+    if len(model.outputs) != 1 or not _shapes_fit(actual_out, expected_out):
+        raise TrainingError(
+            f"Model {model.name!r} outputs shape {('batch',) + actual_out} but task {task.name!r} needs "
+            f"{('batch',) + expected_out} ({task.output_spec.kind} targets of shape {('batch',) + tuple(np.shape(task.train.y)[1:])})."
+        )
+
+
+def _shapes_fit(actual: tuple, expected: tuple) -> bool:
+    if len(actual) != len(expected):
+        return False
+    return all(a is None or a == e for a, e in zip(actual, expected))
+
+
+def _is_stateful(model) -> bool:
+    return any(getattr(layer, "stateful", False) for layer in recurrent_layers(model))
+
+
+def _trim_split(split: Split, batch_size: int, name: str) -> Split:
+    """Drops the last rows of a split so that every batch of a stateful model is full."""
+    usable = (split.num_samples // batch_size) * batch_size
+    if usable == 0:
+        raise TrainingError(
+            f"The {name} split has {split.num_samples} samples, fewer than `batch_size` {batch_size}; "
+            "a stateful model needs at least one full batch."
+        )
+    rows = slice(0, usable)
+    weights = None if split.sample_weight is None else split.sample_weight[rows]
+    return Split(_take_rows(split.x, rows), split.y[rows], weights)
+
+
+def _fit_arguments(split: Split) -> dict:
+    arguments = {"x": split.x, "y": split.y}
+    if split.sample_weight is not None:
+        arguments["sample_weight"] = split.sample_weight
+    return arguments
+
+
+def _validation_data(split: Split):
+    if split.num_samples == 0:
+        return None
+    if split.sample_weight is None:
+        return (split.x, split.y)
+    return (split.x, split.y, split.sample_weight)
+
+
+def _history_frame(keras_history: dict, logger, probe, radius) -> pd.DataFrame:
+    """Builds one row per finished epoch in a fixed column order."""
+    epochs = len(logger.rows)
+    frame = pd.DataFrame({"epoch": np.arange(1, epochs + 1)})
+    train_keys = [key for key in keras_history if not key.startswith("val_")]
+    ordered = ["loss"] + [key for key in train_keys if key != "loss"]
+    ordered += [f"val_{key}" for key in ordered if f"val_{key}" in keras_history]
+    for key in ordered:
+        frame[key] = np.asarray(keras_history[key][:epochs], dtype="float64")
+    frame["learning_rate"] = [row["learning_rate"] for row in logger.rows]
+    frame["epoch_seconds"] = [row["epoch_seconds"] for row in logger.rows]
+    frame["grad_norm"] = (probe.values + [np.nan] * epochs)[:epochs] if probe is not None else np.nan
+    if radius is not None:
+        frame["spectral_radius"] = radius.values[:epochs]
+    return frame
+
+
+def train(
+    model,
+    task: Task,
+    config: TrainConfig,
+    *,
+    verbose: int = 0,
+    callbacks=None,
+    gradient_flow: bool = True,
+    probe_size: int | None = None,
+) -> RunResult:
+    """Trains a built model on a task and returns everything the run produced.
+
+    Args:
+        model: A Keras model built for `task` (compiled or not; an uncompiled one is
+            compiled here with `task.loss`, `task.metrics` and `config`'s optimizer).
+        task: The data and what to predict.
+        config: Optimizer, learning rate, batch size, epochs, clipping, early stopping.
+        verbose: Passed to `model.fit` (0 is silent).
+        callbacks: Extra Keras callbacks, run after rnnkit's own.
+        gradient_flow: Measure the per-time-step gradient norm before and after training,
+            plus final saturation (outside the training loop).
+        probe_size: Rows of the fixed probe batch for the per-epoch gradient norm and the
+            diagnostics; default `config.batch_size`. A stateful model always uses its
+            batch size.
+
+    Returns:
+        A `RunResult`; status "ok", or "nan_loss" with the history up to the bad epoch.
+
+    Raises:
+        ConfigError: `config` is not a TrainConfig or an argument is invalid.
+        TrainingError: The model does not fit the task (shapes are named).
+    """
+    if not isinstance(config, TrainConfig):
+        raise invalid("config", config, "a rnnkit TrainConfig")
+    if not isinstance(task, Task):
+        raise invalid("task", task, "a rnnkit Task (see rnnkit.get_task)")
+    check_bool("gradient_flow", gradient_flow)
+    check_model_fits_task(model, task)
+    batch_size = config.batch_size
+    stateful = _is_stateful(model)
+    train_split, validation_split, test_split = task.train, task.validation, task.test
+    if stateful:
+        fixed = model.inputs[0].shape[0]
+        if fixed is not None and fixed != batch_size:
+            raise TrainingError(
+                f"Model {model.name!r} is stateful with batch size {fixed}, but `batch_size` is {batch_size}; "
+                "build it with the training batch size."
+            )
+        streams = task.params.get("batch_size")
+        if task.params.get("partition") == "sequential" and streams not in (None, batch_size):
+            raise TrainingError(
+                f"Task {task.name!r} was cut into {streams} sequential streams but `batch_size` is {batch_size}; "
+                "use the same batch size for both so each row continues the previous batch's row."
+            )
+        train_split = _trim_split(train_split, batch_size, "train")
+        test_split = _trim_split(test_split, batch_size, "test")
+        if validation_split.num_samples:
+            validation_split = _trim_split(validation_split, batch_size, "validation")
+        probe_size = batch_size
+    probe_size = min(probe_size or batch_size, train_split.num_samples)
+
+    timings = {}
+    started = time.perf_counter()
+    if not getattr(model, "compiled", False):
+        model.compile(optimizer=make_optimizer(config), loss=task.loss, weighted_metrics=list(task.metrics))
+    timings["compile_seconds"] = time.perf_counter() - started
+
+    logger = rk_callbacks.EpochLogger()
+    nan_stop = rk_callbacks.StopOnNonFiniteLoss()
+    probe = rk_callbacks.GradientNormProbe(*probe_batch(train_split, probe_size), loss=task.loss)
+    has_recurrent = bool(recurrent_layers(model))
+    radius = rk_callbacks.SpectralRadiusRecorder() if has_recurrent else None
+    fit_callbacks = [logger, probe] + ([radius] if radius else []) + [nan_stop]
+    if stateful:
+        fit_callbacks.insert(0, rk_callbacks.ResetStatesAtEpochStart())
+    validation = _validation_data(validation_split)
+    if config.early_stopping_patience is not None:
+        fit_callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss" if validation is not None else "loss",
+            patience=config.early_stopping_patience,
+            restore_best_weights=True,
+        ))
+    fit_callbacks += list(callbacks or [])
+
+    diagnostics = {}
+    test_probe = probe_batch(test_split, min(probe_size, test_split.num_samples))
+    if gradient_flow and has_recurrent:
+        diagnostics["gradient_flow_initial"] = _flow(model, test_probe, task.loss)
+
+    started = time.perf_counter()
+    keras_history = model.fit(
+        **_fit_arguments(train_split),
+        validation_data=validation,
+        batch_size=batch_size,
+        epochs=config.epochs,
+        shuffle=config.shuffle and not stateful,
+        verbose=verbose,
+        callbacks=fit_callbacks,
+    ).history
+    timings["fit_seconds"] = time.perf_counter() - started
+    history = _history_frame(keras_history, logger, probe, radius)
+    epochs_run = len(history)
+    timings["epochs"] = epochs_run
+    timings["seconds_per_epoch"] = float(history["epoch_seconds"].mean()) if epochs_run else math.nan
+    samples_seen = train_split.num_samples * epochs_run
+    timings["samples_per_second"] = samples_seen / max(float(history["epoch_seconds"].sum()), 1e-12)
+    if task.input_spec.is_tokens and task.input_spec.timesteps:
+        timings["tokens_per_second"] = timings["samples_per_second"] * task.input_spec.timesteps
+
+    result = RunResult(
+        status=STATUS_OK,
+        history=history,
+        params=_param_counts(model),
+        timings=timings,
+        environment=collect_environment(config.seed),
+        diagnostics=diagnostics,
+        model=model,
+    )
+    if nan_stop.epoch is not None:
+        result.status = STATUS_NAN
+        result.error = (
+            f"Loss became {nan_stop.loss} in epoch {nan_stop.epoch} (optimizer {config.optimizer!r}, "
+            f"learning_rate {config.learning_rate}); training stopped. Try a smaller learning rate or "
+            "gradient clipping (clipnorm / clipvalue)."
+        )
+        return result
+
+    started = time.perf_counter()
+    result.metrics, extras = held_out_metrics(model, task, test_split, batch_size)
+    timings["evaluate_seconds"] = time.perf_counter() - started
+    result.diagnostics.update(extras.pop("diagnostics", {}))
+    if has_recurrent:
+        diagnostics["spectral_radius"] = spectral_radius(model)
+        if gradient_flow:
+            diagnostics["gradient_flow"] = _flow(model, test_probe, task.loss)
+            diagnostics["saturation"] = saturation(model, test_probe[0])
+    result.samples = sample_outputs(model, task, test_split, extras)
+    return result
+
+
+def _flow(model, probe, loss) -> list:
+    x, y, weights = probe
+    return measure_gradient_flow(model, x, y, loss=loss, sample_weight=weights).tolist()
+
+
+def _param_counts(model) -> dict:
+    trainable = int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
+    total = int(model.count_params())
+    return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+
+
+def run_experiment(
+    spec: ModelSpec,
+    task: Task,
+    config: TrainConfig,
+    *,
+    verbose: int = 0,
+    callbacks=None,
+    gradient_flow: bool = True,
+) -> RunResult:
+    """Seeds Keras, builds the model `spec` describes for `task`, and trains it.
+
+    Args:
+        spec: The model to build.
+        task: The data and what to predict.
+        config: How to train; `config.seed` seeds weights, shuffling and dropout.
+        verbose: Passed to `model.fit`.
+        callbacks: Extra Keras callbacks.
+        gradient_flow: Measure per-time-step gradient flow and saturation (see `train`).
+
+    Returns:
+        A `RunResult` whose `timings` include `build_seconds`.
+
+    Raises:
+        ConfigError: An invalid spec or config.
+        TrainingError: The model does not fit the task.
+    """
+    from rnnkit.models.builders import build_model
+
+    if not isinstance(spec, ModelSpec):
+        raise invalid("spec", spec, "a rnnkit ModelSpec")
+    if not isinstance(config, TrainConfig):
+        raise invalid("config", config, "a rnnkit TrainConfig")
+    keras.utils.set_random_seed(config.seed)
+    started = time.perf_counter()
+    model = build_model(spec, task, batch_size=config.batch_size if spec.stateful else None)
+    build_seconds = time.perf_counter() - started
+    result = train(model, task, config, verbose=verbose, callbacks=callbacks, gradient_flow=gradient_flow)
+    result.timings = {"build_seconds": build_seconds, **result.timings}
+    return result
+
+
+__all__ = ["check_model_fits_task", "make_optimizer", "run_experiment", "train", "task_kind"]

@@ -1,0 +1,323 @@
+"""Fair held-out metrics: masked token accuracy, decoded exact match, perplexity, regression errors.
+
+Keras's compiled metrics are computed on teacher-forced predictions and, for plain
+`metrics`, ignore sample weights. The functions here are pure NumPy (except
+`perplexity`, which runs a model) so that each number has one clear definition:
+
+- `perplexity_from_probs`: exp of the mean negative log-likelihood per *real* token
+  (padding, where `mask` is 0, is left out of both the sum and the count).
+- `token_accuracy`: share of real tokens predicted right.
+- `exact_match`: share of sequences whose every real token is right.
+- `mse`, `mae`, `rmse`: optionally after mapping both arrays back to original units.
+
+Example:
+
+>>> import numpy as np
+>>> perplexity_from_probs(np.full((2, 3, 4), 0.25), np.zeros((2, 3), int))
+4.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.checks import check_positive_int, invalid
+
+# Probabilities are clipped here before the log so that a confident wrong answer costs a
+# large but finite amount (the same epsilon Keras uses in its cross-entropy).
+_EPSILON = 1e-7
+
+
+def _as_mask(mask, shape) -> np.ndarray:
+    """Returns a float mask of `shape` (ones when `mask` is None)."""
+    if mask is None:
+        return np.ones(shape, dtype="float64")
+    mask = np.asarray(mask, dtype="float64")
+    if mask.shape != tuple(shape):
+        raise invalid("mask", f"array of shape {mask.shape}", f"an array of shape {tuple(shape)}")
+    return mask
+
+
+def _check_same_shape(name: str, first, second) -> None:
+    if np.shape(first) != np.shape(second):
+        raise invalid(name, f"array of shape {np.shape(second)}", f"an array of shape {np.shape(first)}")
+
+
+def perplexity_from_probs(probs, targets, mask=None) -> float:
+    """Returns exp(mean negative log-likelihood per real token).
+
+    Args:
+        probs: Predicted distributions, shape `targets.shape + (vocab_size,)`.
+        targets: Integer token ids.
+        mask: Optional weights of `targets`' shape; 0 marks padding to leave out.
+
+    Returns:
+        The perplexity (1.0 for a perfect model; `vocab_size` for a uniform one).
+
+    Example:
+
+    >>> perplexity_from_probs(np.full((1, 2, 5), 0.2), np.array([[1, 3]]))
+    5.0...
+    """
+    probs = np.asarray(probs, dtype="float64")
+    targets = np.asarray(targets)
+    if probs.shape[:-1] != targets.shape:
+        raise invalid("probs", f"array of shape {probs.shape}", f"shape {targets.shape} + (vocab_size,)")
+    weights = _as_mask(mask, targets.shape)
+    if weights.sum() <= 0:
+        raise invalid("mask", "all zeros", "at least one real (non-zero) token to score")
+    chosen = np.take_along_axis(probs, targets[..., None].astype("int64"), axis=-1)[..., 0]
+    nll = -np.log(np.clip(chosen, _EPSILON, 1.0))
+    return float(np.exp((nll * weights).sum() / weights.sum()))
+
+
+def perplexity(model, x, y, sample_weight=None, batch_size: int = 32) -> float:
+    """Returns the perplexity of a language model on held-out token ids.
+
+    The model maps ids `(n, T)` to next-token probabilities `(n, T, vocab_size)`. Batches
+    are taken in order, so a stateful model sees consecutive batches as trained; its state
+    is reset first.
+
+    Args:
+        model: A Keras model ending in softmax.
+        x: Input ids `(n, T)`.
+        y: Target ids `(n, T)` (the input shifted by one token).
+        sample_weight: Optional `(n, T)`; 0 marks padding.
+        batch_size: Rows per forward pass (must be the model's batch size if it is fixed).
+
+    Returns:
+        exp(mean per-token negative log-likelihood over non-padding tokens).
+    """
+    batch_size = check_positive_int("batch_size", batch_size)
+    y = np.asarray(y)
+    weights = _as_mask(sample_weight, y.shape)
+    reset_recurrent_states(model)
+    total_nll, total_count = 0.0, 0.0
+    for start in range(0, len(y), batch_size):
+        rows = slice(start, start + batch_size)
+        probs = np.asarray(model.predict_on_batch(_take_rows(x, rows)), dtype="float64")
+        chosen = np.take_along_axis(probs, y[rows][..., None].astype("int64"), axis=-1)[..., 0]
+        total_nll += float((-np.log(np.clip(chosen, _EPSILON, 1.0)) * weights[rows]).sum())
+        total_count += float(weights[rows].sum())
+    if total_count <= 0:
+        raise invalid("sample_weight", "all zeros", "at least one real (non-zero) token to score")
+    return float(np.exp(total_nll / total_count))
+
+
+def token_accuracy(pred_ids, target_ids, mask=None) -> float:
+    """Returns the share of real (unmasked) tokens where the prediction equals the target.
+
+    Args:
+        pred_ids: Predicted ids, e.g. `(n, T)`.
+        target_ids: True ids, same shape.
+        mask: Optional weights of the same shape; 0 marks padding.
+
+    Returns:
+        A number in [0, 1].
+
+    Example:
+
+    >>> token_accuracy([[1, 2, 0]], [[1, 3, 0]], mask=[[1, 1, 0]])
+    0.5
+    """
+    pred_ids, target_ids = np.asarray(pred_ids), np.asarray(target_ids)
+    _check_same_shape("pred_ids", target_ids, pred_ids)
+    weights = _as_mask(mask, target_ids.shape)
+    if weights.sum() <= 0:
+        raise invalid("mask", "all zeros", "at least one real (non-zero) token to score")
+    return float(((pred_ids == target_ids) * weights).sum() / weights.sum())
+
+
+def end_mask(target_ids, end_id: int) -> np.ndarray:
+    """Returns 1 up to and including the first `end_id` of each row, 0 after it.
+
+    Rows without `end_id` are kept whole. Used to score decoded sequences, where
+    whatever follows the end token is not part of the answer.
+    """
+    target_ids = np.asarray(target_ids)
+    is_end = target_ids == end_id
+    # Number of end tokens strictly before each position: 0 means "still inside".
+    ends_before = np.cumsum(is_end, axis=-1) - is_end
+    return (ends_before == 0).astype("float64")
+
+
+def exact_match(pred_ids, target_ids, mask=None, *, end_id: int | None = None) -> float:
+    """Returns the share of sequences whose every real token is predicted right.
+
+    Args:
+        pred_ids: Predicted ids `(n, T)`.
+        target_ids: True ids `(n, T)`.
+        mask: Optional `(n, T)` weights; 0 marks positions that do not count (padding).
+        end_id: If given (and `mask` is None), positions after the target's first
+            `end_id` do not count; the end token itself must be predicted.
+
+    Returns:
+        A number in [0, 1].
+
+    Example:
+
+    >>> exact_match([[5, 2, 7], [5, 5, 2]], [[5, 2, 0], [5, 6, 2]], end_id=2)
+    0.5
+    """
+    pred_ids, target_ids = np.asarray(pred_ids), np.asarray(target_ids)
+    _check_same_shape("pred_ids", target_ids, pred_ids)
+    if target_ids.ndim < 2:
+        raise invalid("target_ids", f"array of shape {target_ids.shape}", "an array (num_samples, timesteps)")
+    if mask is None and end_id is not None:
+        weights = end_mask(target_ids, end_id)
+    else:
+        weights = _as_mask(mask, target_ids.shape)
+    wrong = ((pred_ids != target_ids) & (weights > 0)).reshape(len(target_ids), -1).any(axis=1)
+    return float(1.0 - wrong.mean())
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Returns counts `matrix[true, predicted]`, shape `(num_classes, num_classes)`.
+
+    Example:
+
+    >>> confusion_matrix([0, 0, 1], [0, 1, 1], num_classes=2).tolist()
+    [[1, 1], [0, 1]]
+    """
+    num_classes = check_positive_int("num_classes", num_classes)
+    y_true = np.asarray(y_true).astype("int64").ravel()
+    y_pred = np.asarray(y_pred).astype("int64").ravel()
+    _check_same_shape("y_pred", y_true, y_pred)
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise invalid(name, f"class ids in [{values.min()}, {values.max()}]", f"ids in [0, {num_classes - 1}]")
+    matrix = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def _errors(y_true, y_pred, scaler):
+    y_true = np.asarray(y_true, dtype="float64")
+    y_pred = np.asarray(y_pred, dtype="float64")
+    _check_same_shape("y_pred", y_true, y_pred)
+    if scaler is not None:
+        y_true = np.asarray(scaler.inverse_transform(y_true), dtype="float64")
+        y_pred = np.asarray(scaler.inverse_transform(y_pred), dtype="float64")
+    return y_pred - y_true
+
+
+def mse(y_true, y_pred, scaler=None) -> float:
+    """Mean squared error; in original units when `scaler` (with `inverse_transform`) is given."""
+    return float(np.mean(_errors(y_true, y_pred, scaler) ** 2))
+
+
+def mae(y_true, y_pred, scaler=None) -> float:
+    """Mean absolute error; in original units when `scaler` is given."""
+    return float(np.mean(np.abs(_errors(y_true, y_pred, scaler))))
+
+
+def rmse(y_true, y_pred, scaler=None) -> float:
+    """Root mean squared error; in original units when `scaler` is given."""
+    return float(np.sqrt(mse(y_true, y_pred, scaler)))
+
+
+def regression_metrics(y_true, y_pred, scaler=None) -> dict:
+    """Returns `mse`, `mae`, `rmse` and, with a scaler, their `_original` (unscaled) twins."""
+    values = {"mse": mse(y_true, y_pred), "mae": mae(y_true, y_pred), "rmse": rmse(y_true, y_pred)}
+    if scaler is not None:
+        values["mse_original"] = mse(y_true, y_pred, scaler)
+        values["mae_original"] = mae(y_true, y_pred, scaler)
+        values["rmse_original"] = rmse(y_true, y_pred, scaler)
+    return values
+
+
+def reset_recurrent_states(model) -> None:
+    """Resets the state of every stateful recurrent layer of `model` (no-op otherwise)."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+            layer.reset_states()
+
+
+def _take_rows(x, rows):
+    """Slices rows of an array, or of every array in a dict (seq2seq inputs)."""
+    if isinstance(x, dict):
+        return {key: value[rows] for key, value in x.items()}
+    return x[rows]
+
+
+
+
+def task_kind(task) -> str:
+    """Returns how a task is scored: "language_model", "seq2seq", "sequence_classification",
+    "classification" or "regression"."""
+    if task.output_spec.kind == "regression":
+        return "regression"
+    if task.variety == "seq2seq":
+        return "seq2seq"
+    if "partition" in task.params:
+        return "language_model"
+    if np.ndim(task.train.y) >= 2:
+        return "sequence_classification"
+    return "classification"
+
+
+def predict_in_order(model, x, batch_size: int) -> np.ndarray:
+    """Returns `model` predictions batch by batch in order (stateful models reset first)."""
+    reset_recurrent_states(model)
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def held_out_metrics(model, task, split, batch_size: int = 32) -> tuple[dict, dict]:
+    """Scores a trained model on a held-out split with the metrics that fit its task.
+
+    - every task: the compiled loss and metrics from `model.evaluate` (sample-weighted);
+    - regression: `mse`, `mae`, `rmse` (and `_original` twins when the task has a scaler);
+    - classification: `accuracy`; the confusion matrix goes to the diagnostics;
+    - language model: `perplexity` and masked `token_accuracy`;
+    - per-step labels: masked `token_accuracy` and `exact_match` of whole sequences;
+    - seq2seq: teacher-forced masked `token_accuracy`, and `exact_match` plus
+      `decoded_token_accuracy` from greedy decoding (the model's own predictions fed back).
+
+    Args:
+        model: A trained Keras model.
+        task: Its task (for the kind of output, the vocabulary and the scaler).
+        split: The held-out split (usually `task.test`).
+        batch_size: Rows per forward pass.
+
+    Returns:
+        `(metrics, extras)`: metrics maps names to floats; extras holds `predictions`
+        (and `decoded` for seq2seq) for sample outputs, and `diagnostics` (e.g.
+        `confusion_matrix` as a list of lists).
+    """
+    kind = task_kind(task)
+    reset_recurrent_states(model)
+    metrics = {
+        key: float(value)
+        for key, value in model.evaluate(
+            split.x, split.y, sample_weight=split.sample_weight, batch_size=batch_size, verbose=0, return_dict=True
+        ).items()
+    }
+    predictions = predict_in_order(model, split.x, batch_size)
+    extras = {"predictions": predictions, "diagnostics": {}}
+    if kind == "regression":
+        metrics.update(regression_metrics(split.y, predictions.reshape(np.shape(split.y)), task.scaler))
+        return metrics, extras
+    predicted_ids = predictions.argmax(axis=-1)
+    if kind == "classification":
+        metrics["accuracy"] = token_accuracy(predicted_ids, split.y)
+        matrix = confusion_matrix(split.y, predicted_ids, task.output_spec.dim)
+        extras["diagnostics"]["confusion_matrix"] = matrix.tolist()
+        return metrics, extras
+    metrics["token_accuracy"] = token_accuracy(predicted_ids, split.y, split.sample_weight)
+    if kind == "language_model":
+        metrics["perplexity"] = perplexity_from_probs(predictions, split.y, split.sample_weight)
+    elif kind == "sequence_classification":
+        metrics["exact_match"] = exact_match(predicted_ids, split.y, split.sample_weight)
+    else:
+        from rnnkit.models.seq2seq import Seq2SeqInference, greedy_decode
+
+        vocab = task.target_vocab
+        decoded = greedy_decode(
+            Seq2SeqInference(model), split.x["encoder_inputs"], start_id=vocab.start_id,
+            end_id=vocab.end_id, max_length=np.shape(split.y)[1], pad_id=vocab.pad_id,
+        )
+        mask = split.sample_weight if split.sample_weight is not None else end_mask(split.y, vocab.end_id)
+        metrics["exact_match"] = exact_match(decoded, split.y, mask)
+        metrics["decoded_token_accuracy"] = token_accuracy(decoded, split.y, mask)
+        extras["decoded"] = decoded
+    return metrics, extras

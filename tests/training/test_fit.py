@@ -1,0 +1,145 @@
+"""train / run_experiment: results, reproducibility, bad input, NaN loss, stateful training."""
+
+import keras
+import numpy as np
+import pytest
+
+from rnnkit.config import ModelSpec, TrainConfig
+from rnnkit.data.tasks import get_task
+from rnnkit.errors import ConfigError, TrainingError
+from rnnkit.training.fit import make_optimizer, run_experiment, train
+
+from .helpers import regression_task, rnn_regressor
+
+
+def test_train_fills_every_part_of_the_result():
+    keras.utils.set_random_seed(0)
+    task = regression_task()
+    model = rnn_regressor()
+    result = train(model, task, TrainConfig(epochs=2, batch_size=8, seed=0))
+    assert result.status == "ok" and result.error is None
+    assert list(result.history["epoch"]) == [1, 2]
+    for column in ("loss", "mae", "val_loss", "val_mae", "learning_rate", "epoch_seconds", "grad_norm",
+                   "spectral_radius"):
+        assert result.history[column].notna().all(), column
+    assert np.allclose(result.history["learning_rate"], 1e-3)
+    assert (result.history["grad_norm"] > 0).all()
+    # Test metrics agree with a direct computation on the model's own predictions.
+    predictions = model.predict(task.test.x, verbose=0)
+    assert result.metrics["mse"] == pytest.approx(float(np.mean((predictions - task.test.y) ** 2)), rel=1e-5)
+    assert result.metrics["rmse"] == pytest.approx(np.sqrt(result.metrics["mse"]))
+    # SimpleRNN(4) on 2 features + Dense(1): 4 * (4 + 2 + 1) + (4 + 1) = 33 weights.
+    assert result.params == {"total": 33, "trainable": 33, "non_trainable": 0}
+    for key in ("compile_seconds", "fit_seconds", "seconds_per_epoch", "samples_per_second", "evaluate_seconds"):
+        assert result.timings[key] > 0, key
+    assert result.environment["seed"] == 0 and result.environment["keras"] == keras.__version__
+    assert len(result.diagnostics["gradient_flow"]) == 5
+    assert len(result.diagnostics["gradient_flow_initial"]) == 5
+    assert 0 <= result.diagnostics["saturation"] <= 1
+    assert len(result.samples) == 5 and set(result.samples[0]) == {"target", "predicted"}
+
+
+def test_gradient_flow_can_be_switched_off():
+    keras.utils.set_random_seed(0)
+    result = train(rnn_regressor(), regression_task(), TrainConfig(epochs=1, batch_size=8), gradient_flow=False)
+    assert "gradient_flow" not in result.diagnostics and "saturation" not in result.diagnostics
+
+
+def test_same_seed_same_metrics_and_other_seed_differs():
+    task = get_task("adding", timesteps=6, num_samples=120, seed=0)
+    spec = ModelSpec(cell="gru", units=4)
+    first = run_experiment(spec, task, TrainConfig(epochs=2, batch_size=16, seed=3), gradient_flow=False)
+    second = run_experiment(spec, task, TrainConfig(epochs=2, batch_size=16, seed=3), gradient_flow=False)
+    other = run_experiment(spec, task, TrainConfig(epochs=2, batch_size=16, seed=4), gradient_flow=False)
+    assert first.metrics == second.metrics
+    assert np.array_equal(first.history["loss"], second.history["loss"])
+    assert first.metrics["loss"] != other.metrics["loss"]
+    assert first.timings["build_seconds"] > 0
+
+
+def test_model_that_does_not_fit_the_task_is_refused_before_training():
+    task = regression_task()
+    inputs = keras.Input((5, 2), name="inputs")
+    wrong = keras.Model(inputs, keras.layers.Dense(3, name="head")(keras.layers.SimpleRNN(2, name="rnn_1")(inputs)))
+    with pytest.raises(TrainingError, match=r"outputs shape \('batch', 3\) but task 'toy_sum' needs \('batch', 1\)"):
+        train(wrong, task, TrainConfig(epochs=1))
+    inputs = keras.Input((7, 2), name="inputs")
+    too_long = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.SimpleRNN(2)(inputs)))
+    with pytest.raises(TrainingError, match=r"takes inputs of shape \('batch', 7, 2\) but task 'toy_sum' provides"):
+        train(too_long, task, TrainConfig(epochs=1))
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ConfigError, match="`config`: got 'fast'; expected a rnnkit TrainConfig"):
+        train(rnn_regressor(), regression_task(), "fast")
+    with pytest.raises(ConfigError, match="`task`: got 3; expected a rnnkit Task"):
+        train(rnn_regressor(), 3, TrainConfig())
+    with pytest.raises(ConfigError, match="`spec`: got 'lstm'; expected a rnnkit ModelSpec"):
+        run_experiment("lstm", regression_task(), TrainConfig())
+    with pytest.raises(ConfigError, match="`gradient_flow`: got 1; expected True or False"):
+        train(rnn_regressor(), regression_task(), TrainConfig(), gradient_flow=1)
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("learning_rate", -0.1, "`learning_rate`: got -0.1; expected a finite number > 0"),
+        ("epochs", 0, "`epochs`: got 0; expected a positive integer"),
+        ("global_clipnorm", 0.0, "`global_clipnorm`: got 0.0; expected a finite number > 0"),
+    ],
+)
+def test_train_config_refuses_bad_values(field, value, expected):
+    with pytest.raises(ConfigError, match=expected):
+        TrainConfig(**{field: value})
+
+
+def test_only_one_kind_of_clipping_is_accepted():
+    with pytest.raises(ConfigError, match="`clipvalue`: got 0.5; expected None when `clipnorm` is set"):
+        TrainConfig(clipnorm=1.0, clipvalue=0.5)
+    with pytest.raises(ConfigError, match="`global_clipnorm`: got 2.0; expected None when `clipvalue` is set"):
+        TrainConfig(clipvalue=1.0, global_clipnorm=2.0)
+
+
+def test_optimizer_gets_learning_rate_and_clipping():
+    optimizer = make_optimizer(TrainConfig(optimizer="sgd", learning_rate=0.5, clipnorm=1.5))
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert float(optimizer.learning_rate) == pytest.approx(0.5) and optimizer.clipnorm == 1.5
+    optimizer = make_optimizer(TrainConfig(optimizer="rmsprop", clipvalue=0.25))
+    assert isinstance(optimizer, keras.optimizers.RMSprop) and optimizer.clipvalue == 0.25
+    assert make_optimizer(TrainConfig(global_clipnorm=3.0)).global_clipnorm == 3.0
+
+
+def test_nan_loss_stops_the_run_with_a_status_and_keeps_history():
+    keras.utils.set_random_seed(0)
+    # Inputs around 1e30 make the squared error overflow float32 at once.
+    task = regression_task(scale=1e30)
+    result = train(rnn_regressor(cell=keras.layers.LSTM), task, TrainConfig(epochs=5, batch_size=8))
+    assert result.status == "nan_loss"
+    assert len(result.history) == 1  # Stopped after the first epoch, which is kept.
+    assert not np.isfinite(result.history["loss"].iloc[0])
+    assert "Loss became" in result.error and "in epoch 1" in result.error and "learning rate" in result.error
+    assert result.metrics == {}
+
+
+def test_early_stopping_ends_training_when_validation_gets_worse():
+    keras.utils.set_random_seed(0)
+    # Validation targets have the opposite sign: learning the training rule makes them worse.
+    task = regression_task(num_samples=64, y_sign=(1, -1, 1))
+    config = TrainConfig(epochs=12, batch_size=8, learning_rate=0.02, early_stopping_patience=1)
+    result = train(rnn_regressor(), task, config, gradient_flow=False)
+    assert result.status == "ok"
+    assert len(result.history) < 12
+    increases = np.diff(result.history["val_loss"].to_numpy()) > 0
+    assert increases[-1]  # Stopped right after a worse epoch (patience 1).
+
+
+def test_user_callbacks_run():
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    train(rnn_regressor(), regression_task(), TrainConfig(epochs=2, batch_size=8), callbacks=[Record()],
+          gradient_flow=False)
+    assert seen == [0, 1]
