@@ -1,0 +1,133 @@
+"""`rnnkit compare`: run a comparison grid, store every run, build the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from rnnkit.checks import invalid
+from rnnkit.config import CELLS, VARIETIES
+
+EXAMPLES = """examples:
+  rnnkit compare --quick                      the built-in grid at toy size (a few minutes)
+  rnnkit compare                              the full built-in grid (about 10-20 minutes)
+  rnnkit compare grid.yaml --out runs/mine    a grid file; run again to resume
+  rnnkit compare --tasks adding --cells lstm gru --units 8 16 --epochs 3 --seeds 0 1
+"""
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """Parses `KEY=VALUE` (the value read as YAML: 10 -> int, 0.5 -> float, [1, 2] -> list)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise invalid("--option", text, "KEY=VALUE, for example timesteps=20")
+    return key.strip(), yaml.safe_load(value)
+
+
+def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
+    """Declares the model and training flags shared by `compare` (lists) and `train` (one value)."""
+    nargs = "+" if many else None
+    sweep = " (several values are swept)" if many else ""
+    parser.add_argument("--units", type=int, nargs=nargs, help=f"hidden units{sweep}")
+    parser.add_argument("--num-layers", type=int, nargs=nargs, help=f"stacked recurrent layers{sweep}")
+    parser.add_argument("--dropout", type=float, nargs=nargs, help=f"input dropout in [0, 1){sweep}")
+    parser.add_argument("--learning-rate", type=float, nargs=nargs, help=f"optimizer learning rate{sweep}")
+    parser.add_argument("--batch-size", type=int, nargs=nargs, help=f"batch size{sweep}")
+    parser.add_argument("--clipnorm", type=float, nargs=nargs, help=f"gradient clipping by norm{sweep}")
+    parser.add_argument("--epochs", type=int, help="training epochs")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a task option, e.g. --option timesteps=20 (repeatable)")
+    parser.add_argument("--out", type=Path, help="output folder (default runs/<command>-<timestamp>)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write TensorBoard logs and an HParams summary (needs tensorboard)")
+    parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch progress")
+
+
+def apply_flags(grid: dict, args) -> dict:
+    """Returns `grid` (the YAML format) with the settings the flags give replacing its own."""
+    model = dict(grid.get("model") or {})
+    train = dict(grid.get("train") or {})
+    for flag, key in (("units", "units"), ("num_layers", "num_layers"), ("dropout", "dropout")):
+        if getattr(args, flag) is not None:
+            model[key] = getattr(args, flag)
+    for flag in ("learning_rate", "batch_size", "clipnorm", "epochs"):
+        if getattr(args, flag) is not None:
+            train[flag] = getattr(args, flag)
+    grid = {**grid, "model": model, "train": train}
+    if args.option:
+        options = dict(parse_option(text) for text in args.option)
+        tasks = []
+        for task in grid.get("tasks") or []:
+            task = {"name": task} if isinstance(task, str) else dict(task)
+            task["options"] = {**(task.get("options") or {}), **options}
+            tasks.append(task)
+        grid["tasks"] = tasks
+    return grid
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="run a grid of cells x tasks x settings x seeds and build the report",
+        description="Runs every configuration of a grid one after another, stores each run, "
+        "then writes results.csv, summary.csv, params.csv, comparison figures and report.html. "
+        "Started again with the same --out, finished runs are skipped.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("grid", nargs="?", type=Path, help="a grid YAML file (default: the built-in grid)")
+    parser.add_argument("--quick", action="store_true", help="the built-in grid at toy size")
+    parser.add_argument("--tasks", nargs="+", help="task names (see `rnnkit tasks`)")
+    parser.add_argument("--cells", nargs="+", choices=CELLS, help="cells to compare")
+    parser.add_argument("--varieties", nargs="+", choices=("task", *VARIETIES),
+                        help="varieties ('task' = each task's own; one_to_one adds the MLP baseline)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="run seeds")
+    add_grid_flags(parser, many=True)
+    parser.add_argument("--retry-failed", action="store_true", help="run the failed runs again")
+    parser.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar over runs")
+    parser.set_defaults(run=run)
+
+
+def build_grid(args) -> dict:
+    """The grid the arguments describe: a file or the built-in grid, then the flags."""
+    from rnnkit.harness.defaults import default_grid_dict
+    from rnnkit.harness.grid import read_grid_file
+
+    if args.grid is not None and args.quick:
+        raise invalid("--quick", True, "no grid file (--quick shrinks the built-in grid)")
+    grid = read_grid_file(args.grid) if args.grid is not None else default_grid_dict(args.quick)
+    if not isinstance(grid, dict):
+        raise invalid("grid", str(args.grid), "a YAML mapping with keys tasks, cells, model, train, seeds")
+    if args.tasks:
+        given = {(t if isinstance(t, str) else t.get("name")): t for t in grid.get("tasks") or []}
+        grid["tasks"] = [given.get(name, name) for name in args.tasks]
+    for flag in ("cells", "varieties", "seeds"):
+        if getattr(args, flag):
+            grid[flag] = getattr(args, flag)
+    return apply_flags(grid, args)
+
+
+def print_table(results) -> None:
+    """Prints the short results table: one line per run."""
+    columns = [c for c in ("label", "status", "params", "best_val_loss", "seconds_per_epoch") if c in results]
+    print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def run(args) -> int:
+    from rnnkit.harness.grid import load_grid
+    from rnnkit.harness.runner import compare, default_out_dir
+    from rnnkit.report.report import build_report
+
+    grid = load_grid(build_grid(args))
+    out_dir = args.out or default_out_dir("compare")
+    print(f"rnnkit compare: writing to {out_dir}")
+    results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
+                      tensorboard=args.tensorboard, retry_failed=args.retry_failed)
+    print_table(results)
+    if not args.no_report:
+        print(f"report: {build_report(out_dir)}")
+    print(f"results: {Path(out_dir) / 'results.csv'}")
+    return 0

@@ -1,0 +1,352 @@
+"""Runs a comparison grid one run after another, isolating failures, resuming on restart.
+
+`compare` is the kit's main job: expand a grid, train every run in this process
+(clearing Keras state in between), store each run as it finishes, then write the
+tables and comparison figures. A run that raises or whose loss turns NaN is recorded
+with its status and traceback and the grid goes on; a bad grid setting stops
+everything before the first run. Started again on the same folder, finished runs are
+skipped.
+
+Example:
+
+>>> results = compare({"tasks": ["adding"], "cells": ["lstm", "gru"],
+...                    "model": {"units": 8}, "train": {"epochs": 2}}, "runs/demo")
+>>> results[["label", "status", "best_val_loss"]]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from rnnkit.checks import invalid
+from rnnkit.errors import ConfigError
+from rnnkit.harness import store
+from rnnkit.harness.grid import Grid, RunConfig, expand_grid, load_grid
+from rnnkit.training.result import STATUS_FAILED, RunResult
+
+# Above this many classes a confusion matrix is unreadable; it is not drawn.
+MAX_CONFUSION_CLASSES = 30
+# Test samples predicted for a run's prediction figure.
+PREDICTION_SAMPLES = 256
+
+
+def default_out_dir(prefix: str = "compare") -> Path:
+    """Returns `runs/<prefix>-<YYYYmmdd-HHMMSS>` (the .gitignore ignores runs/)."""
+    return Path("runs") / f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def tensorboard_available() -> bool:
+    """Whether the `tensorboard` package (and its HParams API) can be imported."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _default_run_fn():
+    from rnnkit.training.fit import run_experiment
+
+    return run_experiment
+
+
+def _as_runs(grid_or_runs) -> tuple[list[RunConfig], str]:
+    """Returns the runs and the grid's YAML text for grid.yaml."""
+    if isinstance(grid_or_runs, RunConfig):
+        grid_or_runs = [grid_or_runs]
+    if isinstance(grid_or_runs, (list, tuple)):
+        runs = list(grid_or_runs)
+        for run in runs:
+            if not isinstance(run, RunConfig):
+                raise invalid("grid_or_runs", run, "a grid (path, dict or Grid) or a list of RunConfig")
+        listed = [{"label": run.label, **run.to_dict()} for run in runs]
+        text = "# An explicit list of runs (not a grid).\n" + yaml.safe_dump({"runs": listed}, sort_keys=False)
+        return runs, text
+    grid = load_grid(grid_or_runs)
+    return expand_grid(grid), grid.to_yaml()
+
+
+def _environment(runs: list[RunConfig]) -> dict:
+    try:
+        from rnnkit.training.environment import collect_environment
+
+        environment = collect_environment()
+    except ImportError:  # The training package is optional for a store-only use.
+        import platform
+        import sys
+
+        environment = {"python": sys.version.split()[0], "platform": platform.platform()}
+    environment.pop("seed", None)
+    environment["seeds"] = sorted({run.seed for run in runs})
+    environment["date"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    return environment
+
+
+class _TaskCache:
+    """Builds each distinct (task, options) once; runs of a grid share the arrays."""
+
+    def __init__(self):
+        self._tasks = {}
+
+    def get(self, run: RunConfig):
+        from rnnkit.data.tasks import get_task
+
+        key = (run.task, json.dumps(run.task_options, sort_keys=True))
+        if key not in self._tasks:
+            options = dict(run.task_options)
+            seed = options.pop("seed", 0)
+            self._tasks[key] = get_task(run.task, seed=seed, **options)
+        return self._tasks[key]
+
+
+def compare(
+    grid_or_runs,
+    out_dir=None,
+    *,
+    verbose: int = 0,
+    progress: bool = True,
+    run_fn=None,
+    tensorboard: bool = False,
+    retry_failed: bool = False,
+    figures: bool = True,
+) -> pd.DataFrame:
+    """Runs every configuration of a grid and stores results, tables and figures.
+
+    Args:
+        grid_or_runs: A grid (YAML path, dict or `Grid`) or a list of `RunConfig`.
+        out_dir: The comparison folder; default `runs/compare-<timestamp>`. Started
+            again on the same folder, finished runs are skipped.
+        verbose: Keras's epoch progress (0 silent, 1 bar, 2 one line per epoch).
+        progress: Show a progress bar over runs (run i/N, label, elapsed, ETA).
+        run_fn: The training function, `run_fn(spec, task, config, *, verbose,
+            callbacks, gradient_flow) -> RunResult`; default
+            `rnnkit.training.fit.run_experiment`. Tests pass a fake one.
+        tensorboard: Also write TensorBoard logs and an HParams summary under
+            `out_dir/tensorboard` (needs the `tensorboard` package).
+        retry_failed: Run again the runs recorded as failed (default: keep them).
+        figures: Draw each run's figures and the comparison figures.
+
+    Returns:
+        The results table (also written as `out_dir/results.csv`), one row per run
+        of the grid in grid order.
+    """
+    runs, grid_text = _as_runs(grid_or_runs)
+    if tensorboard and not tensorboard_available():
+        raise ConfigError(
+            "Invalid value for `tensorboard`: got True; the `tensorboard` package is not installed "
+            "(TensorBoard logs and its HParams API need it: `pip install tensorboard`)."
+        )
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store.remove_temporary_files(out_dir)
+    store.write_text(out_dir / store.GRID_FILE, grid_text)
+    store.write_json(out_dir / store.ENVIRONMENT_FILE, _environment(runs))
+
+    def pending(run: RunConfig) -> bool:
+        status = store.read_status(out_dir, run.run_id)
+        return status is None or (retry_failed and status["status"] == STATUS_FAILED)
+
+    todo = [run for run in runs if pending(run)]
+    # Build every task first: a bad task option stops the grid before its first run.
+    tasks = _TaskCache()
+    for run in todo:
+        tasks.get(run)
+    if tensorboard and todo:
+        _write_hparams_config(out_dir, runs)
+    run_fn = run_fn or _default_run_fn()
+    try:
+        _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, tensorboard, figures)
+    finally:
+        # Also on Ctrl-C: the tables describe every run finished so far.
+        tables = store.write_tables(out_dir, [run.run_id for run in runs])
+    if figures:
+        from rnnkit.report.report import write_comparison_figures
+
+        write_comparison_figures(out_dir)
+    return tables["results"]
+
+
+def _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, tensorboard, figures) -> None:
+    from tqdm.auto import tqdm
+
+    done = len(runs) - len(todo)
+    with tqdm(total=len(runs), initial=done, unit="run", disable=not progress, dynamic_ncols=True) as bar:
+        for position, run in enumerate(todo, start=done + 1):
+            bar.set_description(f"run {position}/{len(runs)} {run.label}")
+            execute(run, tasks.get(run), out_dir, run_fn=run_fn, verbose=verbose,
+                    tensorboard=tensorboard, figures=figures)
+            bar.update(1)
+
+
+def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
+            tensorboard: bool = False, figures: bool = True) -> RunResult:
+    """Trains one run on a built task and stores it; exceptions become a failed record.
+
+    Args:
+        run: The run configuration.
+        task: Its `Task` (already built).
+        out_dir: The comparison folder.
+        run_fn: The training function (see `compare`).
+        verbose: Keras's epoch progress.
+        tensorboard: Write TensorBoard logs for this run.
+        figures: Draw the run's figures.
+
+    Returns:
+        The `RunResult` (its `model` released after storing).
+    """
+    import keras
+
+    run_fn = run_fn or _default_run_fn()
+    # A fresh Keras state per run: no layer names or graphs leak between runs. The full
+    # garbage collection (free_memory=True) costs ~0.3 s per run with TensorFlow loaded;
+    # Python's own collector frees the old model soon enough.
+    keras.backend.clear_session(free_memory=False)
+    callbacks = []
+    if tensorboard:
+        log_dir = Path(out_dir) / "tensorboard" / run.run_id
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False))
+    started = time.perf_counter()
+    try:
+        result = run_fn(run.model, task, run.train, verbose=verbose, callbacks=callbacks, gradient_flow=True)
+    except Exception:  # noqa: BLE001 - any failure of one run is recorded; Ctrl-C is not caught.
+        result = RunResult(status=STATUS_FAILED, history=pd.DataFrame(), error=traceback.format_exc())
+    run_seconds = time.perf_counter() - started
+    table, drawn = None, {}
+    try:
+        table = _param_table(result)
+        drawn = _run_figures(run, task, result) if figures else {}
+    except Exception:  # noqa: BLE001 - a figure that cannot be drawn must not stop the grid.
+        result.diagnostics = {**(result.diagnostics or {}), "store_error": traceback.format_exc()}
+    store.write_run(out_dir, run, result, param_table=table, figures=drawn,
+                    extra_timings={"run_seconds": run_seconds})
+    if tensorboard:
+        _write_hparams(out_dir, run, result)
+    result.model = None
+    return result
+
+
+def _param_table(result: RunResult):
+    if result.model is None:
+        return None
+    from rnnkit.params import param_table
+
+    return param_table(result.model)
+
+
+def _run_figures(run: RunConfig, task, result: RunResult) -> dict:
+    """The run's own figures: learning curve, gradient flow, predictions or confusion."""
+    from rnnkit.report import plots
+
+    drawn = {}
+    history = result.history
+    if isinstance(history, pd.DataFrame) and len(history) and "loss" in history:
+        drawn["learning_curve"] = plots.plot_learning_curves({run.label: history}, metric="loss")
+    flow = (result.diagnostics or {}).get("gradient_flow")
+    if flow is not None and len(flow):
+        drawn["gradient_flow"] = plots.plot_gradient_flow({run.label: np.asarray(flow, dtype=float)})
+    if result.model is not None and result.ok and task.variety != "seq2seq":
+        drawn.update(_prediction_figure(result.model, task))
+    return drawn
+
+
+def _prediction_figure(model, task) -> dict:
+    """Predicted against true values (regression) or a confusion matrix (classification).
+
+    seq2seq is left out: its teacher-forced predictions would flatter the model; the
+    trainer's decoded samples show it instead.
+    """
+    from rnnkit.report import plots
+
+    x = task.test.x[:PREDICTION_SAMPLES]
+    y_true = np.asarray(task.test.y[:PREDICTION_SAMPLES])
+    y_pred = np.asarray(model.predict(x, verbose=0, batch_size=PREDICTION_SAMPLES))
+    if task.output_spec.kind == "regression":
+        return {"predictions": plots.plot_predictions(y_true.ravel(), y_pred.reshape(y_true.shape).ravel())}
+    num_classes = task.output_spec.dim
+    if num_classes > MAX_CONFUSION_CLASSES:
+        return {}
+    predicted = y_pred.argmax(axis=-1)
+    keep = np.ones(y_true.shape, dtype=bool)
+    if task.test.sample_weight is not None:
+        keep = np.asarray(task.test.sample_weight[:PREDICTION_SAMPLES]) > 0
+    matrix = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(matrix, (y_true[keep].astype(int), predicted[keep].astype(int)), 1)
+    vocab = task.target_vocab
+    labels = list(vocab.id_to_token) if vocab is not None and len(vocab) == num_classes else [
+        str(index) for index in range(num_classes)
+    ]
+    return {"confusion_matrix": plots.plot_confusion_matrix(matrix, labels)}
+
+
+def run_single(run: RunConfig, out_dir=None, *, verbose: int = 0, run_fn=None,
+               tensorboard: bool = False) -> pd.DataFrame:
+    """Trains one configuration into its own comparison folder (for `rnnkit train`).
+
+    Args:
+        run: The run configuration.
+        out_dir: The folder; default `runs/train-<timestamp>`.
+        verbose: Keras's epoch progress.
+        run_fn: The training function (see `compare`).
+        tensorboard: Write TensorBoard logs and the HParams summary.
+
+    Returns:
+        The one-row results table.
+    """
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir("train")
+    return compare([run], out_dir, verbose=verbose, progress=False, run_fn=run_fn,
+                   tensorboard=tensorboard, retry_failed=True)
+
+
+# ----------------------------------------------------------------------------- TensorBoard
+
+
+def _hparams_values(run: RunConfig) -> dict:
+    values = {"task": run.task, "cell": run.cell_name, "variety": run.model.variety, "seed": run.seed}
+    for group, settings in (("model", run.model.to_dict()), ("train", run.train.to_dict())):
+        for key, value in settings.items():
+            if key not in values and key not in ("cell", "variety", "name"):
+                # HParams accept str, bool, int and float; None becomes "None".
+                values[key] = value if isinstance(value, (str, bool, int, float)) else str(value)
+    for key, value in run.task_options.items():
+        values[f"task_{key}"] = value if isinstance(value, (str, bool, int, float)) else str(value)
+    return values
+
+
+_HPARAMS_METRICS = ("final_loss", "final_val_loss", "best_val_loss")
+
+
+def _write_hparams_config(out_dir, runs: list[RunConfig]) -> None:
+    """Declares the grid's hyperparameters and metrics for TensorBoard's HParams dashboard."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    names = list(dict.fromkeys(name for run in runs for name in _hparams_values(run)))
+    with tf.summary.create_file_writer(str(Path(out_dir) / "tensorboard")).as_default():
+        hp.hparams_config(
+            hparams=[hp.HParam(name) for name in names],
+            metrics=[hp.Metric(name) for name in _HPARAMS_METRICS],
+        )
+
+
+def _write_hparams(out_dir, run: RunConfig, result: RunResult) -> None:
+    """Writes the run's hyperparameters and final metrics in its TensorBoard folder."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    history = result.history if isinstance(result.history, pd.DataFrame) else pd.DataFrame()
+    scores = {}
+    if len(history) and "loss" in history:
+        scores["final_loss"] = float(history["loss"].iloc[-1])
+    if len(history) and "val_loss" in history:
+        scores["final_val_loss"] = float(history["val_loss"].iloc[-1])
+        scores["best_val_loss"] = float(history["val_loss"].min())
+    log_dir = Path(out_dir) / "tensorboard" / run.run_id / "hparams"
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        hp.hparams(_hparams_values(run), trial_id=run.run_id)
+        for name, value in scores.items():
+            tf.summary.scalar(name, value, step=len(history))

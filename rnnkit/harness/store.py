@@ -1,0 +1,445 @@
+"""The run store: one folder per run on disk, written atomically, read back for reports.
+
+Layout of a comparison folder:
+
+```
+OUT/
+  grid.yaml  environment.json          the grid as given; versions, device, date
+  results.csv  summary.csv  params.csv one row per run; mean/std over seeds; per layer
+  figures/                             comparison figures
+  runs/<run_id>/
+    config.json  history.csv  metrics.json  params.csv  figures/*.png
+    status.json                        written last: its presence marks a finished run
+```
+
+Every file is written to a temporary name in the same folder and then renamed with
+`os.replace`, so a killed process leaves either the old file or the new one, never
+half of one. `status.json` is written last and lists the run's files; a run counts as
+finished only when it parses and every listed file exists.
+
+Example:
+
+>>> results = load_results("runs/compare-20240101-120000")
+>>> results[["label", "status", "best_val_loss"]]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnkit.checks import invalid
+from rnnkit.errors import DataError
+from rnnkit.training.result import STATUS_FAILED, STATUS_NAN, STATUS_OK
+
+STATUSES = (STATUS_OK, STATUS_NAN, STATUS_FAILED)
+RUNS_FOLDER = "runs"
+FIGURES_FOLDER = "figures"
+RESULTS_FILE = "results.csv"
+SUMMARY_FILE = "summary.csv"
+PARAMS_FILE = "params.csv"
+GRID_FILE = "grid.yaml"
+ENVIRONMENT_FILE = "environment.json"
+STATUS_FILE = "status.json"
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_text(path, text: str) -> Path:
+    """Writes `text` to `path` atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    # No fsync: a killed process cannot lose what it wrote to the page cache, and the
+    # rename is atomic; only a power cut could, and fsync would cost ~5 ms per file.
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, path)
+    return path
+
+
+def _plain(value):
+    """Converts NumPy values to JSON types; NaN and infinities become null (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_json(path, values) -> Path:
+    """Writes `values` as indented, strict JSON, atomically."""
+    return write_text(path, json.dumps(_plain(values), indent=2, allow_nan=False) + "\n")
+
+
+def write_csv(path, frame: pd.DataFrame) -> Path:
+    """Writes a DataFrame as CSV (no index), atomically."""
+    return write_text(path, frame.to_csv(index=False))
+
+
+def write_figure(path, figure) -> Path:
+    """Saves a matplotlib Figure as PNG atomically and closes it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    try:
+        figure.savefig(temporary, format="png", dpi=90, bbox_inches="tight")
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+    return path
+
+
+def remove_temporary_files(out_dir) -> int:
+    """Deletes leftovers of interrupted writes (`.NAME.tmp-PID`); returns how many."""
+    count = 0
+    for path in Path(out_dir).rglob(".*.tmp-*"):
+        path.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def run_dir(out_dir, run_id: str) -> Path:
+    """Returns the folder of run `run_id` inside `out_dir`."""
+    return Path(out_dir) / RUNS_FOLDER / run_id
+
+
+def read_status(out_dir, run_id: str) -> dict | None:
+    """Returns the run's status record if the run finished completely, else None."""
+    folder = run_dir(out_dir, run_id)
+    try:
+        status = json.loads((folder / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(status, dict) or status.get("status") not in STATUSES:
+        return None
+    if not all((folder / name).is_file() for name in status.get("files", ())):
+        return None
+    return status
+
+
+def is_finished(out_dir, run_id: str) -> bool:
+    """Whether run `run_id` has a complete record (ok, nan_loss or failed)."""
+    return read_status(out_dir, run_id) is not None
+
+
+def start_run(out_dir, run_id: str) -> Path:
+    """Clears whatever an interrupted or retried run left and returns its empty folder."""
+    folder = run_dir(out_dir, run_id)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def history_records(history: pd.DataFrame | None) -> pd.DataFrame:
+    return history if isinstance(history, pd.DataFrame) else pd.DataFrame({"epoch": []})
+
+
+def write_run(out_dir, run, result, *, param_table=None, figures=None, extra_timings=None) -> Path:
+    """Stores one finished run; `status.json` goes last and marks it complete.
+
+    Args:
+        out_dir: The comparison folder.
+        run: The `RunConfig`.
+        result: The `RunResult` (its model is not stored).
+        param_table: Optional per-layer parameter DataFrame (`rnnkit.params.param_table`).
+        figures: Optional {file stem: matplotlib Figure}; saved under the run's figures/.
+        extra_timings: Optional timings measured by the harness, merged into metrics.json.
+
+    Returns:
+        The run's folder.
+    """
+    folder = start_run(out_dir, run.run_id)
+    files = []
+
+    def record(path: Path) -> None:
+        files.append(path.relative_to(folder).as_posix())
+
+    record(write_json(folder / "config.json", {
+        "run_id": run.run_id, "config_id": run.config_id, "label": run.label, **run.to_dict(),
+    }))
+    record(write_csv(folder / "history.csv", history_records(result.history)))
+    record(write_json(folder / "metrics.json", {
+        "metrics": result.metrics,
+        "params": result.params,
+        "timings": {**(result.timings or {}), **(extra_timings or {})},
+        "environment": result.environment,
+        "diagnostics": result.diagnostics,
+        "samples": result.samples,
+    }))
+    if param_table is not None:
+        record(write_csv(folder / "params.csv", param_table))
+    for stem, figure in (figures or {}).items():
+        record(write_figure(folder / FIGURES_FOLDER / f"{stem}.png", figure))
+    write_json(folder / STATUS_FILE, {"status": result.status, "error": result.error, "files": files})
+    return folder
+
+
+def load_run(out_dir, run_id: str) -> dict:
+    """Reads a stored run back.
+
+    Returns:
+        A dict with `config` (the config.json dict), `status` (status.json), `history`
+        (DataFrame), `metrics` (metrics.json), `params` (DataFrame or None) and
+        `figures` (list of paths).
+    """
+    status = read_status(out_dir, run_id)
+    if status is None:
+        raise invalid("run_id", run_id, f"a finished run under {str(run_dir(out_dir, ''))!r}", DataError)
+    folder = run_dir(out_dir, run_id)
+    params_path = folder / "params.csv"
+    return {
+        "config": json.loads((folder / "config.json").read_text(encoding="utf-8")),
+        "status": status,
+        "history": _read_csv(folder / "history.csv"),
+        "metrics": json.loads((folder / "metrics.json").read_text(encoding="utf-8")),
+        "params": _read_csv(params_path) if params_path.is_file() else None,
+        "figures": sorted((folder / FIGURES_FOLDER).glob("*.png")),
+    }
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def finished_run_ids(out_dir) -> list[str]:
+    """Ids of the finished runs stored under `out_dir`, sorted."""
+    folder = Path(out_dir) / RUNS_FOLDER
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if is_finished(out_dir, path.name))
+
+
+# ----------------------------------------------------------------------------- tables
+
+# Settings shown in results.csv for every run; others appear when they vary.
+_ALWAYS = ("model.units", "model.num_layers", "model.bidirectional", "train.learning_rate",
+           "train.epochs", "train.batch_size")
+
+
+def _settings(config: dict) -> dict:
+    values = {f"model.{k}": v for k, v in config["model"].items() if k not in ("cell", "variety", "name")}
+    values.update({f"train.{k}": v for k, v in config["train"].items() if k != "seed"})
+    values.update({f"task.{k}": v for k, v in config.get("task_options", {}).items()})
+    return values
+
+
+def _column(name: str) -> str:
+    group, _, key = name.partition(".")
+    return f"task_{key}" if group == "task" else key
+
+
+def _result_row(run: dict) -> dict:
+    config, history, metrics = run["config"], run["history"], run["metrics"]
+    variety = config["model"]["variety"]
+    row = {
+        "run_id": config["run_id"],
+        "config_id": _config_id(config),
+        "label": config.get("label", config["run_id"]),
+        "task": config["task"],
+        "variety": variety,
+        "cell": "mlp" if variety == "one_to_one" else config["model"]["cell"],
+    }
+    row["_settings"] = _settings(config)
+    row["seed"] = config["train"]["seed"]
+    row["params"] = (metrics.get("params") or {}).get("total")
+    row["epochs_run"] = len(history)
+    for column in [c for c in history.columns if c not in ("epoch", "learning_rate", "epoch_seconds")]:
+        values = pd.to_numeric(history[column], errors="coerce")
+        row[f"final_{column}"] = values.iloc[-1] if len(values) else None
+        if column.startswith("val_"):
+            best = values.min() if "loss" in column else values.max()
+            row[f"best_{column}"] = best
+    for name, value in (metrics.get("metrics") or {}).items():
+        if isinstance(value, (int, float)) or value is None:
+            row[f"test_{name}"] = value
+    timings = metrics.get("timings") or {}
+    row["seconds_per_epoch"] = timings.get("seconds_per_epoch")
+    row["fit_seconds"] = timings.get("fit_seconds")
+    row["status"] = run["status"]["status"]
+    error = run["status"].get("error") or ""
+    row["error"] = error.strip().splitlines()[-1] if error.strip() else ""
+    return row
+
+
+def _config_id(config: dict) -> str:
+    if "config_id" in config:
+        return config["config_id"]
+    from rnnkit.harness.grid import RunConfig
+
+    return RunConfig.from_dict(config).config_id
+
+
+def build_results(out_dir, run_ids=None) -> pd.DataFrame:
+    """Builds the results table (one row per run) from the stored run folders.
+
+    Args:
+        out_dir: The comparison folder.
+        run_ids: Runs to include, in this order; default every finished run.
+
+    Returns:
+        A DataFrame: run_id, config_id, label, task, variety, cell, the settings (units,
+        num_layers, bidirectional, learning_rate, epochs, batch_size and every other
+        setting that differs between runs; task options as task_<name>), seed, params,
+        epochs_run, final_<history column>, best_val_<...>, test_<metric>,
+        seconds_per_epoch, fit_seconds, status, error (last line of the traceback).
+    """
+    run_ids = finished_run_ids(out_dir) if run_ids is None else [r for r in run_ids if is_finished(out_dir, r)]
+    rows = [_result_row(load_run(out_dir, run_id)) for run_id in run_ids]
+    if not rows:
+        return pd.DataFrame(columns=["run_id", "config_id", "label", "task", "variety", "cell",
+                                     "seed", "params", "status", "error"])
+    names = list(dict.fromkeys(name for row in rows for name in row["_settings"]))
+    varying = [n for n in names if len({json.dumps(r["_settings"].get(n)) for r in rows}) > 1]
+    shown = [n for n in names if n in _ALWAYS or n in varying]
+    table = []
+    for row in rows:
+        settings = row.pop("_settings")
+        ordered = {k: row[k] for k in ("run_id", "config_id", "label", "task", "variety", "cell")}
+        ordered.update({_column(n): settings.get(n) for n in shown})
+        ordered.update({k: v for k, v in row.items() if k not in ordered})
+        table.append(ordered)
+    frame = pd.DataFrame(table)
+    tail = ["seconds_per_epoch", "fit_seconds", "status", "error"]
+    return frame[[c for c in frame.columns if c not in tail] + tail]
+
+
+def build_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of every metric, per configuration.
+
+    Args:
+        results: The results table (`build_results` or results.csv).
+
+    Returns:
+        One row per `config_id`: the configuration columns, `num_seeds`, `num_ok`, then
+        `<metric>_mean` and `<metric>_std` (std is empty for a single seed).
+    """
+    if results.empty:
+        return pd.DataFrame(columns=["config_id", "num_seeds", "num_ok"])
+    measured = [c for c in results.columns if c.startswith(("final_", "best_", "test_"))]
+    measured += ["seconds_per_epoch"]
+    fixed = [c for c in results.columns if c not in measured
+             and c not in ("run_id", "label", "seed", "status", "error", "fit_seconds", "epochs_run")]
+    rows = []
+    for config_id, group in results.groupby("config_id", sort=False):
+        row = {c: group[c].iloc[0] for c in fixed}
+        row["label"] = group["label"].iloc[0].rsplit(" seed", 1)[0]
+        row["num_seeds"] = len(group)
+        row["num_ok"] = int((group["status"] == STATUS_OK).sum())
+        ok = group[group["status"] == STATUS_OK]
+        for column in measured:
+            values = pd.to_numeric(ok[column], errors="coerce")
+            row[f"{column}_mean"] = values.mean()
+            row[f"{column}_std"] = values.std()
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    first = ["config_id", "label"]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def build_params(out_dir, run_ids=None) -> pd.DataFrame:
+    """Per configuration and per layer: formula, analytic and Keras parameter counts.
+
+    One table per configuration (its first stored run with a parameter table; seeds
+    share the architecture), with the run's identity columns in front.
+    """
+    run_ids = finished_run_ids(out_dir) if run_ids is None else [r for r in run_ids if is_finished(out_dir, r)]
+    frames, seen = [], set()
+    for run_id in run_ids:
+        run = load_run(out_dir, run_id)
+        config_id = _config_id(run["config"])
+        if run["params"] is None or run["params"].empty or config_id in seen:
+            continue
+        seen.add(config_id)
+        table = run["params"].copy()
+        variety = run["config"]["model"]["variety"]
+        identity = {
+            "config_id": config_id,
+            "label": run["config"].get("label", run_id).rsplit(" seed", 1)[0],
+            "task": run["config"]["task"],
+            "cell": "mlp" if variety == "one_to_one" else run["config"]["model"]["cell"],
+            "variety": variety,
+        }
+        for position, (name, value) in enumerate(identity.items()):
+            table.insert(position, name, value)
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["config_id", "label", "task", "cell", "variety", "layer"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_tables(out_dir, run_ids=None) -> dict[str, pd.DataFrame]:
+    """Builds and writes results.csv, summary.csv and params.csv; returns the frames."""
+    results = build_results(out_dir, run_ids)
+    summary = build_summary(results)
+    params = build_params(out_dir, run_ids)
+    out_dir = Path(out_dir)
+    write_csv(out_dir / RESULTS_FILE, results)
+    write_csv(out_dir / SUMMARY_FILE, summary)
+    write_csv(out_dir / PARAMS_FILE, params)
+    return {"results": results, "summary": summary, "params": params}
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _require(out_dir, name: str) -> Path:
+    path = Path(out_dir) / name
+    if not path.is_file():
+        raise invalid("run_dir", str(out_dir), f"a comparison folder containing {name}", DataError)
+    return path
+
+
+def load_results(out_dir) -> pd.DataFrame:
+    """Reads results.csv of a comparison folder (one row per run)."""
+    return pd.read_csv(_require(out_dir, RESULTS_FILE))
+
+
+def load_summary(out_dir) -> pd.DataFrame:
+    """Reads summary.csv (mean and std over seeds per configuration)."""
+    return _read_csv(_require(out_dir, SUMMARY_FILE))
+
+
+def load_params(out_dir) -> pd.DataFrame:
+    """Reads params.csv (per configuration, per layer parameter counts)."""
+    return _read_csv(_require(out_dir, PARAMS_FILE))
+
+
+def load_environment(out_dir) -> dict:
+    """Reads environment.json, or returns {} when it is absent."""
+    path = Path(out_dir) / ENVIRONMENT_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_grid_text(out_dir) -> str:
+    """Returns grid.yaml as written, or "" when it is absent."""
+    path = Path(out_dir) / GRID_FILE
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
