@@ -19,28 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.checks import check_bool, check_non_negative_int, check_positive_float, check_positive_int, invalid
+from rnnkit.models.seq2seq import greedy_decode  # noqa: F401  (re-exported: batched greedy decoding)
 from rnnkit.training.metrics import reset_recurrent_states
-
-
-def greedy_decode(inference, encoder_inputs, *, start_id: int, end_id: int, max_length: int, pad_id: int = 0):
-    """Batched greedy decoding; re-exported from `rnnkit.models.seq2seq.greedy_decode`.
-
-    Args:
-        inference: A `Seq2SeqInference` (or any object with `encode` and `step`).
-        encoder_inputs: Int ids `(num_samples, T_in)`.
-        start_id: Id fed as the first decoder input.
-        end_id: Id that ends a sequence.
-        max_length: Number of output positions.
-        pad_id: Id written after the end token.
-
-    Returns:
-        int32 `(num_samples, max_length)`.
-    """
-    from rnnkit.models.seq2seq import greedy_decode as models_greedy_decode
-
-    return models_greedy_decode(
-        inference, encoder_inputs, start_id=start_id, end_id=end_id, max_length=max_length, pad_id=pad_id
-    )
 
 
 def _tile_states(states, times: int):
@@ -88,6 +68,8 @@ def beam_search_decode(
                              end_id=3, max_length=5, beam_width=4)  # (n, 5)
     ```
     """
+    for name, value in (("start_id", start_id), ("end_id", end_id), ("pad_id", pad_id)):
+        check_non_negative_int(name, value)
     max_length = check_positive_int("max_length", max_length)
     beam_width = check_positive_int("beam_width", beam_width)
     check_bool("length_normalize", length_normalize)
@@ -242,3 +224,6 @@ def generate_text(
         probs = next_token_probs(model, ids)
         ids.append(sample_from_probs(probs, temperature=temperature, greedy=greedy, rng=rng))
     return vocab.decode(ids)
+
+
+__all__ = ["beam_search_decode", "generate_text", "greedy_decode", "next_token_probs", "sample_from_probs"]

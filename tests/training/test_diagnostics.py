@@ -1,0 +1,99 @@
+"""Diagnostics on hand-weighted recurrent layers, where the answers follow from the equations."""
+
+import keras
+import numpy as np
+import pytest
+
+from rnnkit.errors import ConfigError
+from rnnkit.training.diagnostics import (
+    gate_spectral_radii,
+    gradient_flow,
+    gradient_norm,
+    hidden_states,
+    saturation,
+    spectral_radius,
+)
+
+
+def linear_rnn(recurrent_weight, timesteps=6, return_sequences=False):
+    """h_t = x_t + w * h_{t-1} (1 unit, no bias), read out by a Dense of weight 1."""
+    inputs = keras.Input((timesteps, 1), name="inputs")
+    rnn = keras.layers.SimpleRNN(
+        1, activation="linear", use_bias=False, name="rnn_1", return_sequences=return_sequences,
+        kernel_initializer="ones", recurrent_initializer=keras.initializers.Constant(recurrent_weight),
+    )
+    head = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="head")
+    return keras.Model(inputs, head(rnn(inputs)))
+
+
+def test_gradient_flow_decays_like_the_recurrent_weight_to_the_power_of_distance():
+    timesteps, weight = 6, 0.5
+    model = linear_rnn(weight, timesteps)
+    x = np.ones((1, timesteps, 1), "float32")
+    # y_hat = sum_t w^(T-1-t) x_t, so dL/dx_t = 2 (y_hat - y) w^(T-1-t): a geometric decay.
+    flow = gradient_flow(model, x, np.zeros((1, 1), "float32"), loss="mse")
+    assert flow.shape == (timesteps,)
+    y_hat = sum(weight ** k for k in range(timesteps))
+    expected = 2 * y_hat * weight ** np.arange(timesteps - 1, -1, -1)
+    assert np.allclose(flow, expected, rtol=1e-5)
+
+
+def test_gradient_flow_grows_when_the_recurrent_weight_exceeds_one():
+    model = linear_rnn(1.5, timesteps=5)
+    flow = gradient_flow(model, np.ones((2, 5, 1), "float32"), np.zeros((2, 1), "float32"), loss="mse")
+    assert np.all(np.diff(flow) < 0)  # earliest step gets the largest gradient: explosion
+    assert flow[0] / flow[-1] == pytest.approx(1.5 ** 4, rel=1e-5)
+
+
+def test_gradient_norm_by_hand():
+    model = linear_rnn(0.0, timesteps=2)
+    # w_h = 0: y_hat = v * k * x_T with kernel k = 1 and head v = 1. With x_T = 1, y = 0:
+    # L = y_hat^2, dL/dk = 2, dL/dv = 2, dL/dw_h = 2 * h_1 = 2 (h_1 = x_1 = 1); norm = sqrt(12).
+    norm = gradient_norm(model, np.ones((1, 2, 1), "float32"), np.zeros((1, 1), "float32"), loss="mse")
+    assert norm == pytest.approx(np.sqrt(12), rel=1e-5)
+
+
+def test_spectral_radius_of_a_rotation_and_of_gate_blocks():
+    inputs = keras.Input((3, 2))
+    rnn = keras.layers.SimpleRNN(2, name="rnn_1")
+    keras.Model(inputs, rnn(inputs))
+    # A scaled rotation has complex eigenvalues +-0.8i: radius 0.8 although no entry is 0.8 on the diagonal.
+    rnn.cell.recurrent_kernel.assign(np.array([[0.0, -0.8], [0.8, 0.0]], "float32"))
+    model = keras.Model(inputs, rnn.output)
+    assert spectral_radius(model) == pytest.approx(0.8)
+
+    lstm = keras.layers.LSTM(3, name="rnn_1")
+    model = keras.Model(inputs, lstm(inputs))
+    lstm.cell.recurrent_kernel.assign(np.hstack([scale * np.eye(3) for scale in (0.1, 0.2, 0.3, 0.4)]).astype("float32"))
+    assert gate_spectral_radii(model) == pytest.approx({"input": 0.1, "forget": 0.2, "cell": 0.3, "output": 0.4})
+    assert spectral_radius(model) == pytest.approx(0.4)
+
+
+def test_saturation_and_hidden_states():
+    inputs = keras.Input((4, 1), name="inputs")
+    rnn = keras.layers.SimpleRNN(2, name="rnn_1", kernel_initializer=keras.initializers.Constant(10.0),
+                                 recurrent_initializer="zeros", use_bias=False)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(rnn(inputs)))
+    x = np.ones((3, 4, 1), "float32")
+    states = hidden_states(model, x)
+    assert states.shape == (3, 4, 2)
+    assert np.allclose(states, np.tanh(10.0), atol=1e-6)  # every h_t = tanh(10 * 1)
+    assert saturation(model, x) == 1.0
+    assert saturation(model, np.zeros_like(x)) == 0.0
+    # The layer itself returns only h_T; hidden_states' last step must equal it.
+    last = keras.Model(inputs, rnn.output)(x)
+    assert np.allclose(states[:, -1], last, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"`threshold`: got 1.5; expected a number in \(0, 1\)"):
+        saturation(model, x, threshold=1.5)
+
+
+def test_missing_recurrent_layer_is_named():
+    inputs = keras.Input((4, 1), name="inputs")
+    model = keras.Model(inputs, keras.layers.SimpleRNN(2, name="rnn_1")(inputs))
+    with pytest.raises(ConfigError, match="`layer_name`: got 'rnn_9'; expected the name of a recurrent layer of the model \\(rnn_1\\)"):
+        spectral_radius(model, layer_name="rnn_9")
+    dense = keras.Model(inputs, keras.layers.Dense(1)(inputs), name="mlp")
+    with pytest.raises(ConfigError, match="Model 'mlp' has no recurrent layer"):
+        spectral_radius(dense)
+    with pytest.raises(ConfigError, match="`loss`: got None; expected a Keras loss name"):
+        gradient_flow(model, np.ones((1, 4, 1)), np.ones((1, 2)))
