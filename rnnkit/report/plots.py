@@ -1,0 +1,200 @@
+"""Matplotlib figures for learning curves and diagnostics, from plain data.
+
+Every function takes plain values (dicts of DataFrames or arrays, as stored on disk)
+so a report can be rebuilt from CSV/JSON without retraining, and returns a
+`matplotlib.figure.Figure` without showing it. `save_figure(fig, path)` writes a PNG
+and closes the figure. Figures are made with `matplotlib.figure.Figure` directly
+(not pyplot), so they work on headless machines and do not pile up in pyplot's registry.
+
+Example:
+
+```python
+fig = plot_learning_curves({"lstm": result.history}, metric="loss")
+save_figure(fig, "curves.png")
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from rnnkit.checks import invalid
+
+_SIZE = (6.4, 4.0)
+
+
+def _new_axes(title: str, xlabel: str, ylabel: str, size=_SIZE):
+    figure = Figure(figsize=size, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def _colors(count: int):
+    cycle = [f"C{index % 10}" for index in range(count)]
+    return cycle
+
+
+def _check_mapping(name: str, values) -> dict:
+    if not isinstance(values, dict) or not values:
+        raise invalid(name, values if not isinstance(values, dict) else "{}", "a non-empty dict of label -> data")
+    return values
+
+
+def save_figure(figure: Figure, path) -> Path:
+    """Writes `figure` as a PNG at `path` (folders are created) and closes it.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=110)
+    figure.clear()
+    return path
+
+
+def plot_learning_curves(histories: dict, metric: str = "loss") -> Figure:
+    """Training (solid) and validation (dashed) `metric` per epoch, one colour per label.
+
+    Args:
+        histories: {label: DataFrame with `epoch`, `metric` and optionally `val_<metric>`}.
+        metric: The column to plot, e.g. "loss" or "accuracy".
+    """
+    histories = _check_mapping("histories", histories)
+    figure, axes = _new_axes(f"Learning curves: {metric}", "epoch", metric)
+    for color, (label, frame) in zip(_colors(len(histories)), histories.items()):
+        if metric not in frame:
+            raise invalid("metric", metric, f"a column of the history of {label!r} ({', '.join(map(str, frame.columns))})")
+        axes.plot(frame["epoch"], frame[metric], color=color, linestyle="-", marker="o", markersize=3,
+                  label=f"{label} train")
+        if f"val_{metric}" in frame:
+            axes.plot(frame["epoch"], frame[f"val_{metric}"], color=color, linestyle="--", marker="o",
+                      markersize=3, label=f"{label} validation")
+    axes.legend(fontsize="small")
+    return figure
+
+
+def plot_gradient_flow(flows: dict) -> Figure:
+    """Gradient norm per time step ||dL/dx_t||, log scale: the vanishing-gradient picture.
+
+    Args:
+        flows: {label: values per time step} (e.g. `result.diagnostics["gradient_flow"]`).
+    """
+    flows = _check_mapping("flows", flows)
+    figure, axes = _new_axes("Gradient flow per time step", "time step t", "||dL/dx_t|| (log scale)")
+    for color, (label, values) in zip(_colors(len(flows)), flows.items()):
+        values = np.asarray(values, dtype="float64")
+        axes.plot(np.arange(1, len(values) + 1), values, color=color, marker="o", markersize=3, label=str(label))
+    axes.set_yscale("log")
+    axes.legend(fontsize="small")
+    return figure
+
+
+def plot_grad_norm(histories: dict) -> Figure:
+    """Global gradient norm on the probe batch per epoch (log scale), one line per label.
+
+    Args:
+        histories: {label: DataFrame with `epoch` and `grad_norm`}.
+    """
+    histories = _check_mapping("histories", histories)
+    figure, axes = _new_axes("Gradient norm over training (before clipping)", "epoch", "||dL/dw|| (log scale)")
+    for color, (label, frame) in zip(_colors(len(histories)), histories.items()):
+        if "grad_norm" not in frame:
+            raise invalid("histories", label, "histories with a `grad_norm` column (from rnnkit's train)")
+        axes.plot(frame["epoch"], frame["grad_norm"], color=color, marker="o", markersize=3, label=str(label))
+    axes.set_yscale("log")
+    axes.legend(fontsize="small")
+    return figure
+
+
+def plot_predictions(y_true, y_pred, title: str = "Predictions against truth", units: str = "value") -> Figure:
+    """Truth and prediction along the sample (or time) axis.
+
+    Args:
+        y_true: 1-D values (longer arrays are flattened).
+        y_pred: Predictions, same number of values.
+        title: Figure title.
+        units: Y-axis label, e.g. "passengers (thousands)".
+    """
+    y_true = np.asarray(y_true, dtype="float64").ravel()
+    y_pred = np.asarray(y_pred, dtype="float64").ravel()
+    if y_true.shape != y_pred.shape:
+        raise invalid("y_pred", f"{y_pred.size} values", f"{y_true.size} values, as many as y_true")
+    figure, axes = _new_axes(title, "sample (time order)", units)
+    steps = np.arange(len(y_true))
+    axes.plot(steps, y_true, color="black", linewidth=1.5, label="truth")
+    axes.plot(steps, y_pred, color="C1", linestyle="--", linewidth=1.5, label="prediction")
+    axes.legend(fontsize="small")
+    return figure
+
+
+def plot_confusion_matrix(matrix, labels=None) -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise invalid("matrix", f"array of shape {matrix.shape}", "a square (num_classes, num_classes) array")
+    labels = [str(label) for label in (labels if labels is not None else range(len(matrix)))]
+    if len(labels) != len(matrix):
+        raise invalid("labels", labels, f"{len(matrix)} labels, one per class")
+    figure, axes = _new_axes("Confusion matrix (test samples)", "predicted class", "true class", size=(5.0, 4.4))
+    axes.grid(False)
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes, label="samples")
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_yticks(range(len(labels)), labels)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for row in range(len(matrix)):
+        for column in range(len(matrix)):
+            axes.text(column, row, str(matrix[row, column]), ha="center", va="center",
+                      color="white" if matrix[row, column] > threshold else "black")
+    return figure
+
+
+def _bar_chart(values: dict, title: str, ylabel: str, fmt: str) -> Figure:
+    figure, axes = _new_axes(title, "model", ylabel)
+    labels = [str(label) for label in values]
+    heights = [float(value) for value in values.values()]
+    bars = axes.bar(labels, heights, color=_colors(len(labels)), label=ylabel)
+    axes.bar_label(bars, labels=[format(height, fmt) for height in heights], fontsize="small")
+    axes.tick_params(axis="x", labelrotation=30)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def plot_param_counts(counts: dict) -> Figure:
+    """Bar chart of parameter counts per model label."""
+    counts = _check_mapping("counts", counts)
+    return _bar_chart(counts, "Parameter count per model", "parameters (count)", ",.0f")
+
+
+def plot_seconds_per_epoch(values: dict) -> Figure:
+    """Bar chart of mean training seconds per epoch per model label."""
+    values = _check_mapping("values", values)
+    return _bar_chart(values, "Training time per epoch", "seconds per epoch (s)", ".2f")
+
+
+def plot_metric_vs_params(frame, metric: str, label_column: str = "label", params_column: str = "params") -> Figure:
+    """Scatter of a test metric against parameter count (log x), one labelled point per run.
+
+    Args:
+        frame: A DataFrame with one row per run.
+        metric: The metric column, e.g. "mse" or "accuracy".
+        label_column: Column naming each run.
+        params_column: Column with parameter counts.
+    """
+    for name, column in (("metric", metric), ("label_column", label_column), ("params_column", params_column)):
+        if column not in frame:
+            raise invalid(name, column, f"a column of the frame ({', '.join(map(str, frame.columns))})")
+    figure, axes = _new_axes(f"Test {metric} against model size", "parameters (count, log scale)", metric)
+    for color, (_, row) in zip(_colors(len(frame)), frame.iterrows()):
+        axes.scatter(row[params_column], row[metric], color=color, label=str(row[label_column]))
+    axes.set_xscale("log")
+    axes.legend(fontsize="small")
+    return figure

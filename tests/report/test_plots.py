@@ -1,0 +1,85 @@
+"""Plots: each returns a Figure with title, labelled axes, the right scales, and saves a PNG."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from rnnkit.errors import ConfigError
+from rnnkit.report.plots import (
+    plot_confusion_matrix,
+    plot_grad_norm,
+    plot_gradient_flow,
+    plot_learning_curves,
+    plot_metric_vs_params,
+    plot_param_counts,
+    plot_predictions,
+    plot_seconds_per_epoch,
+    save_figure,
+)
+
+
+def history(scale):
+    return pd.DataFrame({
+        "epoch": [1, 2, 3], "loss": np.array([1.0, 0.5, 0.3]) * scale,
+        "val_loss": np.array([1.1, 0.7, 0.6]) * scale, "grad_norm": [2.0, 1.0, 0.5],
+    })
+
+
+def check(figure, title_part, xlabel_part, ylabel_part):
+    assert isinstance(figure, Figure)
+    axes = figure.axes[0]
+    assert title_part in axes.get_title()
+    assert xlabel_part in axes.get_xlabel() and ylabel_part in axes.get_ylabel()
+    return axes
+
+
+def test_learning_curves_train_solid_validation_dashed_one_colour_per_label():
+    axes = check(plot_learning_curves({"lstm": history(1), "gru": history(2)}), "loss", "epoch", "loss")
+    styles = {line.get_label(): (line.get_linestyle(), line.get_color()) for line in axes.get_lines()}
+    assert styles["lstm train"][0] == "-" and styles["lstm validation"][0] == "--"
+    assert styles["lstm train"][1] == styles["lstm validation"][1] != styles["gru train"][1]
+    assert axes.get_legend() is not None
+    with pytest.raises(ConfigError, match="`metric`: got 'accuracy'; expected a column of the history of 'lstm'"):
+        plot_learning_curves({"lstm": history(1)}, metric="accuracy")
+    with pytest.raises(ConfigError, match="`histories`: got '{}'; expected a non-empty dict"):
+        plot_learning_curves({})
+
+
+def test_gradient_flow_and_grad_norm_use_log_scale():
+    axes = check(plot_gradient_flow({"simple_rnn": 0.5 ** np.arange(10)[::-1], "lstm": np.ones(10)}),
+                 "Gradient flow", "time step", "log scale")
+    assert axes.get_yscale() == "log"
+    assert list(axes.get_lines()[0].get_xdata()) == list(range(1, 11))
+    axes = check(plot_grad_norm({"clipped": history(1), "plain": history(3)}), "Gradient norm", "epoch", "log")
+    assert axes.get_yscale() == "log" and len(axes.get_lines()) == 2
+
+
+def test_predictions_confusion_and_bar_charts():
+    axes = check(plot_predictions([1, 2, 3], [1.1, 1.9, 3.2], title="Airline", units="passengers (thousands)"),
+                 "Airline", "sample", "passengers")
+    assert [line.get_label() for line in axes.get_lines()] == ["truth", "prediction"]
+    with pytest.raises(ConfigError, match="`y_pred`: got '2 values'; expected 3 values"):
+        plot_predictions([1, 2, 3], [1, 2])
+    axes = check(plot_confusion_matrix([[5, 1], [2, 7]], labels=["odd", "even"]), "Confusion", "predicted", "true")
+    assert [text.get_text() for text in axes.texts] == ["5", "1", "2", "7"]
+    with pytest.raises(ConfigError, match=r"`matrix`: got 'array of shape \(2, 3\)'"):
+        plot_confusion_matrix(np.zeros((2, 3)))
+    axes = check(plot_param_counts({"lstm": 1234, "gru": 999}), "Parameter count", "model", "parameters")
+    assert [patch.get_height() for patch in axes.patches] == [1234, 999]
+    axes = check(plot_seconds_per_epoch({"lstm": 1.5, "gru": 1.2}), "per epoch", "model", "seconds")
+    assert [patch.get_height() for patch in axes.patches] == [1.5, 1.2]
+
+
+def test_metric_vs_params():
+    frame = pd.DataFrame({"label": ["a", "b"], "params": [100, 10000], "mse": [0.5, 0.1]})
+    axes = check(plot_metric_vs_params(frame, "mse"), "mse", "parameters", "mse")
+    assert axes.get_xscale() == "log"
+    with pytest.raises(ConfigError, match="`metric`: got 'accuracy'; expected a column of the frame"):
+        plot_metric_vs_params(frame, "accuracy")
+
+
+def test_save_figure_writes_a_png(tmp_path):
+    path = save_figure(plot_gradient_flow({"a": [1.0, 0.1]}), tmp_path / "sub" / "flow.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
