@@ -6,7 +6,7 @@ With `h = units`, `d = input_dim` (the width each step reads) and `y` output uni
 |---|---|
 | SimpleRNN | `h * (h + d + 1)` |
 | LSTM | `4 * h * (h + d + 1)` (gates i, f, c, o) |
-| GRU, `reset_after=True` (Keras default) | `3 * h * (h + d + 2)` (separate input and recurrent biases) |
+| GRU, `reset_after=True` (default) | `3 * h * (h + d + 2)` (input and recurrent biases) |
 | GRU, `reset_after=False` | `3 * h * (h + d + 1)` |
 | Bidirectional | twice the wrapped layer |
 | Dense (also inside TimeDistributed) | `d * y + y` |
@@ -175,8 +175,14 @@ def _recurrent_row(layer, input_width: int, bidirectional: bool) -> dict:
 def _layer_row(layer) -> dict:
     """One table row: the formula for the layer's class, or none for an unknown class."""
     kind = type(layer).__name__
-    row = {"layer": layer.name, "type": kind, "input_width": None, "units": None,
-           "formula": f"no formula for {kind}", "analytic": None}
+    row = {
+        "layer": layer.name,
+        "type": kind,
+        "input_width": None,
+        "units": None,
+        "formula": f"no formula for {kind}",
+        "analytic": None,
+    }
     inner = layer
     if isinstance(layer, keras.layers.Bidirectional):
         inner = layer.forward_layer

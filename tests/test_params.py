@@ -39,8 +39,12 @@ def test_hand_computed_counts():
 def test_formula_text():
     assert recurrent_formula("lstm", 32, 10) == "4*units*(units+input_dim+1) = 4*32*(32+10+1)"
     assert recurrent_formula("gru", 5, 4) == "3*units*(units+input_dim+2) = 3*5*(5+4+2)"
-    assert recurrent_formula("simple_rnn", 4, 1, use_bias=False) == "units*(units+input_dim) = 4*(4+1)"
-    assert recurrent_formula("gru", 5, 4, bidirectional=True, reset_after=False).startswith("2*3*units*")
+    assert (
+        recurrent_formula("simple_rnn", 4, 1, use_bias=False) == "units*(units+input_dim) = 4*(4+1)"
+    )
+    assert recurrent_formula("gru", 5, 4, bidirectional=True, reset_after=False).startswith(
+        "2*3*units*"
+    )
 
 
 def test_hand_counts_equal_keras_layers():
@@ -57,10 +61,19 @@ def test_hand_counts_equal_keras_layers():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: recurrent_params("transformer", 4, 2), "`cell`: got 'transformer'; expected one of 'simple_rnn'"),
+        (
+            lambda: recurrent_params("transformer", 4, 2),
+            "`cell`: got 'transformer'; expected one of 'simple_rnn'",
+        ),
         (lambda: recurrent_params("lstm", 0, 2), "`units`: got 0; expected a positive integer"),
-        (lambda: recurrent_params("lstm", 4, -1), "`input_dim`: got -1; expected a positive integer"),
-        (lambda: recurrent_params("gru", 4, 2, reset_after="yes"), "`reset_after`: got 'yes'; expected True or False"),
+        (
+            lambda: recurrent_params("lstm", 4, -1),
+            "`input_dim`: got -1; expected a positive integer",
+        ),
+        (
+            lambda: recurrent_params("gru", 4, 2, reset_after="yes"),
+            "`reset_after`: got 'yes'; expected True or False",
+        ),
         (lambda: dense_params(3, 0), "`units`: got 0"),
         (lambda: embedding_params(0, 3), "`vocab_size`: got 0"),
     ],
@@ -81,7 +94,9 @@ def shapes(variety):
     if variety == "one_to_many":
         return InputSpec(None, FEATURES), OutputSpec("regression", OUT_DIM, TIMESTEPS)
     if variety == "seq2seq":
-        return InputSpec(TIMESTEPS, vocab_size=VOCAB_IN), OutputSpec("classification", VOCAB_OUT, TIMESTEPS + 1)
+        return InputSpec(TIMESTEPS, vocab_size=VOCAB_IN), OutputSpec(
+            "classification", VOCAB_OUT, TIMESTEPS + 1
+        )
     if variety == "many_to_many":
         return InputSpec(TIMESTEPS, FEATURES), OutputSpec("regression", OUT_DIM, TIMESTEPS)
     return InputSpec(TIMESTEPS, FEATURES), OutputSpec("regression", OUT_DIM)
@@ -123,24 +138,47 @@ def grid():
     for cell, variety, num_layers, bidirectional, use_bias in itertools.product(
         ("simple_rnn", "lstm", "gru"),
         ("one_to_one", "many_to_one", "many_to_many", "one_to_many", "seq2seq"),
-        (1, 2), (False, True), (True, False),
+        (1, 2),
+        (False, True),
+        (True, False),
     ):
-        for reset_after in ((True, False) if cell == "gru" else (None,)):
+        for reset_after in (True, False) if cell == "gru" else (None,):
             # The default run keeps a slice that still covers every cell, variety and option.
             representative = num_layers == 2 and (bidirectional == use_bias)
             marks = () if representative else (pytest.mark.slow,)
-            yield pytest.param(cell, variety, num_layers, bidirectional, reset_after, use_bias, marks=marks,
-                               id=f"{cell}-{variety}-L{num_layers}-bi{int(bidirectional)}"
-                                  f"-ra{reset_after}-bias{int(use_bias)}")
+            yield pytest.param(
+                cell,
+                variety,
+                num_layers,
+                bidirectional,
+                reset_after,
+                use_bias,
+                marks=marks,
+                id=f"{cell}-{variety}-L{num_layers}-bi{int(bidirectional)}"
+                f"-ra{reset_after}-bias{int(use_bias)}",
+            )
 
 
-@pytest.mark.parametrize("cell, variety, num_layers, bidirectional, reset_after, use_bias", list(grid()))
-def test_formula_equals_keras_for_every_builder(cell, variety, num_layers, bidirectional, reset_after, use_bias):
-    spec = ModelSpec(cell=cell, variety=variety, units=UNITS, num_layers=num_layers,
-                     bidirectional=bidirectional, reset_after=reset_after, use_bias=use_bias)
+@pytest.mark.parametrize(
+    "cell, variety, num_layers, bidirectional, reset_after, use_bias", list(grid())
+)
+def test_formula_equals_keras_for_every_builder(
+    cell, variety, num_layers, bidirectional, reset_after, use_bias
+):
+    spec = ModelSpec(
+        cell=cell,
+        variety=variety,
+        units=UNITS,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        reset_after=reset_after,
+        use_bias=use_bias,
+    )
     input_spec, output_spec = shapes(variety)
     model = build_model(spec, input_spec=input_spec, output_spec=output_spec)
-    expected = expected_total(cell, variety, num_layers, bidirectional, reset_after is not False, use_bias)
+    expected = expected_total(
+        cell, variety, num_layers, bidirectional, reset_after is not False, use_bias
+    )
     assert model.count_params() == expected
     table = param_table(model)
     assert table["match"].all(), table
@@ -151,18 +189,44 @@ def test_formula_equals_keras_for_every_builder(cell, variety, num_layers, bidir
 @pytest.mark.parametrize(
     "options, input_spec, output_spec",
     [
-        ({"variety": "many_to_many", "embedding_dim": 3, "bidirectional": True, "merge_mode": "sum"},
-         InputSpec(4, vocab_size=7), OutputSpec("classification", 7, 4)),
-        ({"variety": "one_to_many", "context": "both", "cell": "gru"}, InputSpec(None, 2),
-         OutputSpec("regression", 1, 5)),
-        ({"variety": "seq2seq", "context": "every_step", "embedding_dim": 2, "bidirectional": True,
-          "merge_mode": "mul", "num_layers": 2}, InputSpec(4, vocab_size=5), OutputSpec("classification", 6, 3)),
-        ({"variety": "one_to_one", "embedding_dim": 2, "dropout": 0.2}, InputSpec(4, vocab_size=5),
-         OutputSpec("classification", 3, 4)),
+        (
+            {
+                "variety": "many_to_many",
+                "embedding_dim": 3,
+                "bidirectional": True,
+                "merge_mode": "sum",
+            },
+            InputSpec(4, vocab_size=7),
+            OutputSpec("classification", 7, 4),
+        ),
+        (
+            {"variety": "one_to_many", "context": "both", "cell": "gru"},
+            InputSpec(None, 2),
+            OutputSpec("regression", 1, 5),
+        ),
+        (
+            {
+                "variety": "seq2seq",
+                "context": "every_step",
+                "embedding_dim": 2,
+                "bidirectional": True,
+                "merge_mode": "mul",
+                "num_layers": 2,
+            },
+            InputSpec(4, vocab_size=5),
+            OutputSpec("classification", 6, 3),
+        ),
+        (
+            {"variety": "one_to_one", "embedding_dim": 2, "dropout": 0.2},
+            InputSpec(4, vocab_size=5),
+            OutputSpec("classification", 3, 4),
+        ),
     ],
 )
 def test_table_covers_embeddings_contexts_and_merge_modes(options, input_spec, output_spec):
-    model = build_model(ModelSpec(units=3, **options), input_spec=input_spec, output_spec=output_spec)
+    model = build_model(
+        ModelSpec(units=3, **options), input_spec=input_spec, output_spec=output_spec
+    )
     table = param_table(model)
     assert table["match"].all(), table
     assert param_totals(model)["keras"] == model.count_params() == table["analytic"].sum()
@@ -170,7 +234,9 @@ def test_table_covers_embeddings_contexts_and_merge_modes(options, input_spec, o
 
 def test_table_rows_and_columns():
     spec = ModelSpec(cell="lstm", units=32, embedding_dim=8)
-    model = build_model(spec, input_spec=InputSpec(6, vocab_size=10), output_spec=OutputSpec("classification", 3))
+    model = build_model(
+        spec, input_spec=InputSpec(6, vocab_size=10), output_spec=OutputSpec("classification", 3)
+    )
     table = param_table(model)
     assert list(table.columns) == TABLE_COLUMNS
     assert list(table["layer"]) == ["embedding", "rnn_1", "head"]

@@ -19,50 +19,97 @@ from rnnkit.config import CELLS, CONTEXT_MODES, MERGE_MODES, VARIETIES, ModelSpe
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "params", help="parameter table of a model: formula, analytic count and Keras count per layer",
+        "params",
+        help="parameter table of a model: formula, analytic count and Keras count per layer",
         description=(
             "Build a model (untrained) and print, per layer with weights, the parameter "
             "formula with the numbers put in, the count from the formula, Keras' own count, "
             "and the total (which equals model.count_params())."
         ),
     )
-    parser.add_argument("--cell", default="lstm", help=f"recurrent cell: {', '.join(CELLS)} (default: lstm)")
-    parser.add_argument("--units", type=int, required=True, help="hidden-state size of each recurrent layer")
     parser.add_argument(
-        "--input-dim", type=int, required=True,
-        help="features per step; the vocabulary size for token input (seq2seq, or with --embedding-dim)",
+        "--cell", default="lstm", help=f"recurrent cell: {', '.join(CELLS)} (default: lstm)"
     )
-    parser.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers (default: 1)")
-    parser.add_argument("--bidirectional", action="store_true", help="wrap recurrent layers in Bidirectional")
-    parser.add_argument("--merge-mode", default="concat",
-                        help=f"how Bidirectional combines directions: {', '.join(MERGE_MODES)} (default: concat)")
-    parser.add_argument("--reset-after", action=argparse.BooleanOptionalAction, default=None,
-                        help="GRU only: reset gate after the recurrent product (Keras default: on)")
-    parser.add_argument("--no-bias", dest="use_bias", action="store_false", help="layers without bias vectors")
-    parser.add_argument("--variety", default="many_to_one", help=f"{', '.join(VARIETIES)} (default: many_to_one)")
-    parser.add_argument("--timesteps", type=int, default=10,
-                        help="sequence length (output length for one_to_many; default: 10)")
-    parser.add_argument("--output-dim", type=int, default=1,
-                        help="outputs per step or sample; the target vocabulary size for seq2seq (default: 1)")
-    parser.add_argument("--classification", action="store_true",
-                        help="softmax classification head instead of a linear regression head")
-    parser.add_argument("--embedding-dim", type=int, default=None,
-                        help="token input through an Embedding of this width (one-hot for seq2seq without it)")
-    parser.add_argument("--context", default="initial_state",
-                        help=f"one_to_many / seq2seq decoder context: {', '.join(CONTEXT_MODES)}")
+    parser.add_argument(
+        "--units", type=int, required=True, help="hidden-state size of each recurrent layer"
+    )
+    parser.add_argument(
+        "--input-dim",
+        type=int,
+        required=True,
+        help="features per step; the vocabulary size for token input (seq2seq, --embedding-dim)",
+    )
+    parser.add_argument(
+        "--num-layers", type=int, default=1, help="stacked recurrent layers (default: 1)"
+    )
+    parser.add_argument(
+        "--bidirectional", action="store_true", help="wrap recurrent layers in Bidirectional"
+    )
+    parser.add_argument(
+        "--merge-mode",
+        default="concat",
+        help=f"how Bidirectional combines directions: {', '.join(MERGE_MODES)} (default: concat)",
+    )
+    parser.add_argument(
+        "--reset-after",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="GRU only: reset gate after the recurrent product (Keras default: on)",
+    )
+    parser.add_argument(
+        "--no-bias", dest="use_bias", action="store_false", help="layers without bias vectors"
+    )
+    parser.add_argument(
+        "--variety", default="many_to_one", help=f"{', '.join(VARIETIES)} (default: many_to_one)"
+    )
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=10,
+        help="sequence length (output length for one_to_many; default: 10)",
+    )
+    parser.add_argument(
+        "--output-dim",
+        type=int,
+        default=1,
+        help="outputs per step or sample; the target vocabulary size for seq2seq (default: 1)",
+    )
+    parser.add_argument(
+        "--classification",
+        action="store_true",
+        help="softmax classification head instead of a linear regression head",
+    )
+    parser.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=None,
+        help="token input through an Embedding of this width (one-hot for seq2seq without it)",
+    )
+    parser.add_argument(
+        "--context",
+        default="initial_state",
+        help=f"one_to_many / seq2seq decoder context: {', '.join(CONTEXT_MODES)}",
+    )
     parser.set_defaults(run=run)
     return parser
 
 
 def model_from_args(args):
-    """Builds the untrained model the arguments describe (validated by ModelSpec and build_model)."""
+    """Builds the untrained model the arguments describe (ModelSpec and build_model validate)."""
     from rnnkit.data.tasks import InputSpec, OutputSpec
     from rnnkit.models.builders import build_model
 
     spec = ModelSpec(
-        cell=args.cell, variety=args.variety, units=args.units, num_layers=args.num_layers,
-        bidirectional=args.bidirectional, merge_mode=args.merge_mode, use_bias=args.use_bias,
-        reset_after=args.reset_after, embedding_dim=args.embedding_dim, context=args.context,
+        cell=args.cell,
+        variety=args.variety,
+        units=args.units,
+        num_layers=args.num_layers,
+        bidirectional=args.bidirectional,
+        merge_mode=args.merge_mode,
+        use_bias=args.use_bias,
+        reset_after=args.reset_after,
+        embedding_dim=args.embedding_dim,
+        context=args.context,
     )
     input_dim = check_positive_int("--input-dim", args.input_dim)
     timesteps = check_positive_int("--timesteps", args.timesteps)

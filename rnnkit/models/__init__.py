@@ -4,4 +4,4 @@ from rnnkit.models.builders import build_model
 from rnnkit.models.reference import run_reference
 from rnnkit.models.seq2seq import Seq2SeqInference, greedy_decode
 
-__all__ = ["build_model", "Seq2SeqInference", "greedy_decode", "run_reference"]
+__all__ = ["Seq2SeqInference", "build_model", "greedy_decode", "run_reference"]

@@ -109,20 +109,27 @@ def build_model(
         batch_size = check_positive_int("batch_size", batch_size)
     if spec.stateful and batch_size is None:
         raise invalid(
-            "batch_size", batch_size, "a positive integer when `stateful` is True (states are kept per sample row)"
+            "batch_size",
+            batch_size,
+            "a positive integer when `stateful` is True (states are kept per sample row)",
         )
     if spec.embedding_dim is not None and not input_spec.is_tokens:
         raise invalid(
-            "embedding_dim", spec.embedding_dim, "None for real-valued input (an Embedding needs token ids)"
+            "embedding_dim",
+            spec.embedding_dim,
+            "None for real-valued input (an Embedding needs token ids)",
         )
     if spec.go_backwards and spec.bidirectional and spec.variety != "one_to_one":
         raise invalid(
-            "go_backwards", True, "False when `bidirectional` is True (Bidirectional already reads the input both ways)"
+            "go_backwards",
+            True,
+            "False when `bidirectional` is True (Bidirectional already reads the input both ways)",
         )
     if spec.context != "initial_state" and spec.variety not in ("one_to_many", "seq2seq"):
         raise invalid(
-            "context", spec.context,
-            f"'initial_state' (the default) for variety {spec.variety!r}; only one_to_many and seq2seq have a decoder",
+            "context",
+            spec.context,
+            f"'initial_state' (the default) for variety {spec.variety!r} (it has no decoder)",
         )
     return _BUILDERS[spec.variety](spec, input_spec, output_spec, batch_size)
 
@@ -132,10 +139,12 @@ def _resolve_specs(task, input_spec, output_spec) -> tuple[InputSpec, OutputSpec
     if task is not None:
         if input_spec is not None or output_spec is not None:
             raise ConfigError(
-                "Invalid arguments: pass either `task` or both `input_spec` and `output_spec`, not both."
+                "Invalid arguments: pass either `task` or `input_spec` and `output_spec`, not both."
             )
         if not hasattr(task, "input_spec") or not hasattr(task, "output_spec"):
-            raise invalid("task", task, "an object with `input_spec` and `output_spec` (e.g. a rnnkit Task)")
+            raise invalid(
+                "task", task, "an object with `input_spec` and `output_spec` (e.g. a rnnkit Task)"
+            )
         input_spec, output_spec = task.input_spec, task.output_spec
     if not isinstance(input_spec, InputSpec):
         raise invalid("input_spec", input_spec, "an InputSpec (or pass `task`)")
@@ -160,24 +169,27 @@ def _resolve_specs(task, input_spec, output_spec) -> tuple[InputSpec, OutputSpec
 def _require_sequence_input(spec: ModelSpec, input_spec: InputSpec) -> None:
     if input_spec.timesteps is None:
         raise invalid(
-            "input_spec.timesteps", None,
-            f"a sequence length for variety {spec.variety!r} (vector input suits 'one_to_many' or 'one_to_one')",
+            "input_spec.timesteps",
+            None,
+            f"a sequence length for variety {spec.variety!r} (vector input: 'one_to_many')",
         )
 
 
 def _require_vector_output(spec: ModelSpec, output_spec: OutputSpec) -> None:
     if output_spec.timesteps is not None:
         raise invalid(
-            "output_spec.timesteps", output_spec.timesteps,
-            f"None (one output per sample) for variety {spec.variety!r}; use 'many_to_many' or 'seq2seq' for sequence output",
+            "output_spec.timesteps",
+            output_spec.timesteps,
+            f"None (one output per sample) for variety {spec.variety!r}",
         )
 
 
 def _require_sequence_output(spec: ModelSpec, output_spec: OutputSpec) -> None:
     if output_spec.timesteps is None:
         raise invalid(
-            "output_spec.timesteps", None,
-            f"a sequence length for variety {spec.variety!r} (vector output suits 'many_to_one' or 'one_to_one')",
+            "output_spec.timesteps",
+            None,
+            f"a sequence length for variety {spec.variety!r} (vector output: 'many_to_one')",
         )
 
 
@@ -189,7 +201,9 @@ def _refuse_stateful(spec: ModelSpec) -> None:
 def _model_input(input_spec: InputSpec, batch_size: int | None, name: str = "inputs"):
     """Returns a Keras Input: int ids `(T,)`, a sequence `(T, F)` or a vector `(F,)`."""
     if input_spec.is_tokens:
-        return keras.Input(shape=(input_spec.timesteps,), batch_size=batch_size, dtype="int32", name=name)
+        return keras.Input(
+            shape=(input_spec.timesteps,), batch_size=batch_size, dtype="int32", name=name
+        )
     if input_spec.timesteps is None:
         return keras.Input(shape=(input_spec.num_features,), batch_size=batch_size, name=name)
     return keras.Input(
@@ -200,7 +214,9 @@ def _model_input(input_spec: InputSpec, batch_size: int | None, name: str = "inp
 def _token_features(spec: ModelSpec, tokens, vocab_size: int, prefix: str = ""):
     """Embeds int ids `(batch, T)` to `(batch, T, embedding_dim)`, or one-hot encodes them."""
     if spec.embedding_dim is not None:
-        return keras.layers.Embedding(vocab_size, spec.embedding_dim, name=f"{prefix}embedding")(tokens)
+        return keras.layers.Embedding(vocab_size, spec.embedding_dim, name=f"{prefix}embedding")(
+            tokens
+        )
     return OneHot(vocab_size, name=f"{prefix}one_hot")(tokens)
 
 
@@ -220,7 +236,7 @@ def _head(output_spec: OutputSpec, features, sequence: bool):
 
 
 def _recurrent_stack(spec: ModelSpec, features, *, last_returns_sequences: bool):
-    """Stacks `spec.num_layers` recurrent layers `rnn_1..`; every layer but the last returns sequences."""
+    """Stacks `spec.num_layers` layers `rnn_1..`; all but the last return sequences."""
     for index in range(1, spec.num_layers + 1):
         is_last = index == spec.num_layers
         layer = make_recurrent_layer(
@@ -238,7 +254,9 @@ def _recurrent_stack(spec: ModelSpec, features, *, last_returns_sequences: bool)
 # The five builders
 
 
-def build_one_to_one(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None):
+def build_one_to_one(
+    spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None
+):
     """Builds the non-sequence baseline: hidden Dense layers on the flattened input.
 
     Uses `spec.units` as the hidden width and `spec.num_layers` hidden layers (with
@@ -266,14 +284,18 @@ def build_one_to_one(spec: ModelSpec, input_spec: InputSpec, output_spec: Output
     else:
         # One Dense predicts all steps at once; the baseline has no notion of time.
         flat = keras.layers.Dense(output_spec.timesteps * output_spec.dim, name="head")(features)
-        outputs = keras.layers.Reshape((output_spec.timesteps, output_spec.dim), name="head_reshape")(flat)
+        outputs = keras.layers.Reshape(
+            (output_spec.timesteps, output_spec.dim), name="head_reshape"
+        )(flat)
         if output_spec.kind == "classification":
             outputs = keras.layers.Activation("softmax", name="head_softmax")(outputs)
     return keras.Model(inputs, outputs, name=spec.model_name)
 
 
-def build_many_to_one(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None):
-    """Builds sequence -> vector: stacked recurrent layers, the last one returning its final output."""
+def build_many_to_one(
+    spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None
+):
+    """Builds sequence -> vector: stacked recurrent layers, the last returning its final output."""
     _require_sequence_input(spec, input_spec)
     _require_vector_output(spec, output_spec)
     inputs = _model_input(input_spec, batch_size)
@@ -283,14 +305,17 @@ def build_many_to_one(spec: ModelSpec, input_spec: InputSpec, output_spec: Outpu
     return keras.Model(inputs, outputs, name=spec.model_name)
 
 
-def build_many_to_many(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None):
+def build_many_to_many(
+    spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None
+):
     """Builds sequence -> aligned sequence: one output per input step."""
     _require_sequence_input(spec, input_spec)
     _require_sequence_output(spec, output_spec)
     if output_spec.timesteps != input_spec.timesteps:
         raise invalid(
-            "output_spec.timesteps", output_spec.timesteps,
-            f"the input length {input_spec.timesteps} for variety 'many_to_many' (aligned); use 'seq2seq' when lengths differ",
+            "output_spec.timesteps",
+            output_spec.timesteps,
+            f"the input length {input_spec.timesteps} (aligned output; use 'seq2seq' otherwise)",
         )
     inputs = _model_input(input_spec, batch_size)
     features = _sequence_features(spec, input_spec, inputs)
@@ -301,7 +326,9 @@ def build_many_to_many(spec: ModelSpec, input_spec: InputSpec, output_spec: Outp
     return keras.Model(inputs, outputs, name=spec.model_name)
 
 
-def build_one_to_many(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None):
+def build_one_to_many(
+    spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpec, batch_size=None
+):
     """Builds vector -> sequence: a decoder that gets the input vector as its context.
 
     `spec.context` says how: "initial_state" (a tanh Dense of the vector sets every
@@ -310,11 +337,21 @@ def build_one_to_many(spec: ModelSpec, input_spec: InputSpec, output_spec: Outpu
     """
     if input_spec.timesteps is not None or input_spec.is_tokens:
         value = input_spec.timesteps if input_spec.timesteps is not None else input_spec.vocab_size
-        name = "input_spec.timesteps" if input_spec.timesteps is not None else "input_spec.vocab_size"
-        raise invalid(name, value, "None for variety 'one_to_many' (its input is one real-valued vector per sample)")
+        name = (
+            "input_spec.timesteps" if input_spec.timesteps is not None else "input_spec.vocab_size"
+        )
+        raise invalid(
+            name,
+            value,
+            "None for variety 'one_to_many' (its input is one real-valued vector per sample)",
+        )
     _require_sequence_output(spec, output_spec)
     if spec.go_backwards:
-        raise invalid("go_backwards", True, "False for variety 'one_to_many' (there is no input sequence to reverse)")
+        raise invalid(
+            "go_backwards",
+            True,
+            "False for variety 'one_to_many' (there is no input sequence to reverse)",
+        )
     inputs = _model_input(input_spec, batch_size)
     timesteps = output_spec.timesteps
     if spec.context in ("every_step", "both"):
@@ -328,7 +365,9 @@ def build_one_to_many(spec: ModelSpec, input_spec: InputSpec, output_spec: Outpu
         )
         if spec.context in ("initial_state", "both"):
             states = [
-                keras.layers.Dense(spec.units, activation="tanh", name=f"init_state_{index}_{j}")(inputs)
+                keras.layers.Dense(spec.units, activation="tanh", name=f"init_state_{index}_{j}")(
+                    inputs
+                )
                 for j in range(num_states)
             ]
             features = layer(features, initial_state=states)
@@ -351,17 +390,23 @@ def build_seq2seq(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpe
     _refuse_stateful(spec)
     if not input_spec.is_tokens or input_spec.timesteps is None:
         raise invalid(
-            "input_spec.vocab_size", input_spec.vocab_size,
+            "input_spec.vocab_size",
+            input_spec.vocab_size,
             "a vocabulary size for variety 'seq2seq' (its encoder reads token ids)",
         )
     _require_sequence_output(spec, output_spec)
     if output_spec.kind != "classification":
         raise invalid(
-            "output_spec.kind", output_spec.kind,
+            "output_spec.kind",
+            output_spec.kind,
             "'classification' for variety 'seq2seq' (the decoder predicts target tokens)",
         )
-    encoder_inputs = keras.Input(shape=(input_spec.timesteps,), batch_size=batch_size, dtype="int32", name="encoder_inputs")
-    decoder_inputs = keras.Input(shape=(output_spec.timesteps,), batch_size=batch_size, dtype="int32", name="decoder_inputs")
+    encoder_inputs = keras.Input(
+        shape=(input_spec.timesteps,), batch_size=batch_size, dtype="int32", name="encoder_inputs"
+    )
+    decoder_inputs = keras.Input(
+        shape=(output_spec.timesteps,), batch_size=batch_size, dtype="int32", name="decoder_inputs"
+    )
     merge = _STATE_MERGES[spec.merge_mode] if spec.bidirectional else None
     decoder_units = spec.units * (2 if spec.bidirectional and spec.merge_mode == "concat" else 1)
     state_count = STATE_COUNTS[spec.cell]
@@ -414,7 +459,9 @@ def build_seq2seq(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpe
         features, *_ = layer(features, initial_state=states)
     outputs = _head(output_spec, features, sequence=True)
     return keras.Model(
-        {"encoder_inputs": encoder_inputs, "decoder_inputs": decoder_inputs}, outputs, name=spec.model_name
+        {"encoder_inputs": encoder_inputs, "decoder_inputs": decoder_inputs},
+        outputs,
+        name=spec.model_name,
     )
 
 

@@ -116,7 +116,7 @@ def is_recurrent_layer(layer) -> bool:
 
 @keras.saving.register_keras_serializable(package="rnnkit")
 class OneHot(keras.layers.Layer):
-    """Turns int token ids `(batch, timesteps)` into one-hot floats `(batch, timesteps, vocab_size)`.
+    """Turns int ids `(batch, timesteps)` into one-hot floats `(batch, timesteps, vocab_size)`.
 
     Used instead of an `Embedding` when `ModelSpec.embedding_dim` is None; it has no weights.
 

@@ -78,8 +78,9 @@ def simple_rnn_step(x, h, kernel, recurrent_kernel, bias=None, activation=np.tan
     return activation(pre_activation)
 
 
-def lstm_step(x, h, c, kernel, recurrent_kernel, bias=None, activation=np.tanh,
-              recurrent_activation=sigmoid):
+def lstm_step(
+    x, h, c, kernel, recurrent_kernel, bias=None, activation=np.tanh, recurrent_activation=sigmoid
+):
     """One LSTM step with gates in Keras order `[i, f, c, o]`.
 
     `i, f, o = sigmoid(...)`, `c~ = tanh(...)`, `c_t = f * c_{t-1} + i * c~`,
@@ -101,8 +102,16 @@ def lstm_step(x, h, c, kernel, recurrent_kernel, bias=None, activation=np.tanh,
     return h_new, c_new
 
 
-def gru_step(x, h, kernel, recurrent_kernel, bias=None, reset_after=True, activation=np.tanh,
-             recurrent_activation=sigmoid):
+def gru_step(
+    x,
+    h,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    reset_after=True,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+):
     """One GRU step with gates in Keras order `[z, r, h]`.
 
     `z = sigmoid(...)` (update), `r = sigmoid(...)` (reset), then the candidate
@@ -134,7 +143,7 @@ def gru_step(x, h, kernel, recurrent_kernel, bias=None, reset_after=True, activa
     if reset_after:
         candidate = activation(x_h + reset_gate * h_h)
     else:
-        candidate = activation(x_h + (reset_gate * h) @ recurrent_kernel[:, 2 * units:])
+        candidate = activation(x_h + (reset_gate * h) @ recurrent_kernel[:, 2 * units :])
     return update_gate * h + (1.0 - update_gate) * candidate
 
 
@@ -143,7 +152,11 @@ def _activation(layer, name: str):
     key = keras.activations.serialize(function)
     key = key if isinstance(key, str) else key.get("config", {}).get("name", str(key))
     if key not in ACTIVATIONS:
-        raise invalid(f"{name}", key, f"one of {', '.join(repr(k) for k in ACTIVATIONS)} for the NumPy reference")
+        raise invalid(
+            f"{name}",
+            key,
+            f"one of {', '.join(repr(k) for k in ACTIVATIONS)} for the NumPy reference",
+        )
     return ACTIVATIONS[key]
 
 
@@ -183,12 +196,32 @@ def run_reference(layer, inputs, initial_state=None) -> tuple[np.ndarray, list[n
         x = inputs[:, step, :]
         if isinstance(layer, keras.layers.LSTM):
             recurrent_activation = _activation(layer, "recurrent_activation")
-            states = list(lstm_step(x, states[0], states[1], kernel, recurrent_kernel, bias,
-                                    activation, recurrent_activation))
+            states = list(
+                lstm_step(
+                    x,
+                    states[0],
+                    states[1],
+                    kernel,
+                    recurrent_kernel,
+                    bias,
+                    activation,
+                    recurrent_activation,
+                )
+            )
         elif isinstance(layer, keras.layers.GRU):
             recurrent_activation = _activation(layer, "recurrent_activation")
-            states = [gru_step(x, states[0], kernel, recurrent_kernel, bias, layer.reset_after,
-                               activation, recurrent_activation)]
+            states = [
+                gru_step(
+                    x,
+                    states[0],
+                    kernel,
+                    recurrent_kernel,
+                    bias,
+                    layer.reset_after,
+                    activation,
+                    recurrent_activation,
+                )
+            ]
         else:
             states = [simple_rnn_step(x, states[0], kernel, recurrent_kernel, bias, activation)]
         outputs.append(states[0])

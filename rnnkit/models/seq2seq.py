@@ -30,7 +30,6 @@ import keras
 import numpy as np
 
 from rnnkit.checks import check_non_negative_int, check_positive_int, invalid
-from rnnkit.errors import ConfigError
 
 
 def _has_layer(model: keras.Model, name: str) -> bool:
@@ -56,7 +55,9 @@ class Seq2SeqInference:
         for name in ("encoder_inputs", "decoder_rnn_1", "head"):
             if not _has_layer(model, name):
                 raise invalid(
-                    "model", model.name, f"a seq2seq model from build_model (it has no layer named {name!r})"
+                    "model",
+                    model.name,
+                    f"a seq2seq model from build_model (it has no layer named {name!r})",
                 )
         self.model = model
         self.num_layers = sum(_has_layer(model, f"decoder_rnn_{i}") for i in range(1, 100))
@@ -90,7 +91,9 @@ class Seq2SeqInference:
             for index in range(1, self.num_layers + 1)
             for j in range(self.state_count)
         ]
-        embedding_name = "decoder_embedding" if _has_layer(model, "decoder_embedding") else "decoder_one_hot"
+        embedding_name = (
+            "decoder_embedding" if _has_layer(model, "decoder_embedding") else "decoder_one_hot"
+        )
         features = model.get_layer(embedding_name)(tokens)
         inputs = [tokens, *state_inputs]
         if self.uses_context:
@@ -101,8 +104,10 @@ class Seq2SeqInference:
             features = model.get_layer("decoder_context_concat")([features, repeated])
         new_states = []
         for index in range(1, self.num_layers + 1):
-            layer_states = state_inputs[(index - 1) * self.state_count: index * self.state_count]
-            features, *states = model.get_layer(f"decoder_rnn_{index}")(features, initial_state=layer_states)
+            layer_states = state_inputs[(index - 1) * self.state_count : index * self.state_count]
+            features, *states = model.get_layer(f"decoder_rnn_{index}")(
+                features, initial_state=layer_states
+            )
             new_states.extend(states)
         probabilities = model.get_layer("head")(features)  # (batch, 1, vocab_size)
         return keras.Model(inputs, [probabilities, *new_states], name="step_decoder")
@@ -118,11 +123,15 @@ class Seq2SeqInference:
         """
         encoder_inputs = np.asarray(encoder_inputs, dtype="int32")
         if encoder_inputs.ndim != 2:
-            raise invalid("encoder_inputs", encoder_inputs.shape, "an int array of shape (batch, timesteps)")
+            raise invalid(
+                "encoder_inputs", encoder_inputs.shape, "an int array of shape (batch, timesteps)"
+            )
         # predict_on_batch runs a compiled function: about 10x faster per call than
         # model(...) in eager mode, and without predict()'s per-call setup.
         outputs = self._encoder.predict_on_batch(encoder_inputs)
-        outputs = [np.asarray(array) for array in (outputs if isinstance(outputs, list) else [outputs])]
+        outputs = [
+            np.asarray(array) for array in (outputs if isinstance(outputs, list) else [outputs])
+        ]
         batch = len(encoder_inputs)
         if self.uses_initial_state:
             states = outputs[: self.num_layers * self.state_count]
@@ -190,9 +199,8 @@ def greedy_decode(
     check_positive_int("max_length", max_length)
     for name, value in (("start_id", start_id), ("end_id", end_id), ("pad_id", pad_id)):
         if value >= inference.vocab_size:
-            raise ConfigError(
-                f"Invalid value for `{name}`: got {value}; expected an id below the target vocab_size {inference.vocab_size}."
-            )
+            expected = f"an id below the target vocab_size {inference.vocab_size}"
+            raise invalid(name, value, expected)
     states = inference.encode(encoder_inputs)
     batch = len(states[0])
     predicted = np.full((batch, max_length), pad_id, dtype="int32")

@@ -22,7 +22,9 @@ def layer_names(model):
 
 
 def build(spec_options, input_spec, output_spec, **kwargs):
-    return build_model(ModelSpec(**spec_options), input_spec=input_spec, output_spec=output_spec, **kwargs)
+    return build_model(
+        ModelSpec(**spec_options), input_spec=input_spec, output_spec=output_spec, **kwargs
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,9 @@ def build(spec_options, input_spec, output_spec, **kwargs):
         ("one_to_many", VECTOR, LONGER, (3, 3), (3, 6, 1)),
     ],
 )
-def test_each_variety_maps_input_to_output_shape(variety, input_spec, output_spec, x_shape, y_shape):
+def test_each_variety_maps_input_to_output_shape(
+    variety, input_spec, output_spec, x_shape, y_shape
+):
     model = build({"variety": variety, "units": 3}, input_spec, output_spec)
     x = np.ones(x_shape, dtype="int32" if input_spec.is_tokens else "float32")
     assert tuple(model(x).shape) == y_shape
@@ -57,23 +61,35 @@ def test_stacked_layers_return_sequences_except_the_last():
     model = build({"cell": "gru", "units": 3, "num_layers": 3}, SEQUENCE, REGRESSION)
     flags = [model.get_layer(f"rnn_{i}").return_sequences for i in (1, 2, 3)]
     assert flags == [True, True, False]
-    aligned = build({"cell": "gru", "units": 3, "num_layers": 2, "variety": "many_to_many"}, TOKENS, ALIGNED)
+    aligned = build(
+        {"cell": "gru", "units": 3, "num_layers": 2, "variety": "many_to_many"}, TOKENS, ALIGNED
+    )
     assert all(aligned.get_layer(f"rnn_{i}").return_sequences for i in (1, 2))
     assert isinstance(aligned.get_layer("head"), keras.layers.TimeDistributed)
 
 
 def test_options_reach_the_keras_layer():
     spec = {
-        "cell": "lstm", "units": 3, "dropout": 0.25, "recurrent_dropout": 0.1, "activation": "relu",
-        "use_bias": False, "unroll": True, "go_backwards": True, "kernel_initializer": "he_normal",
-        "recurrent_initializer": "identity", "unit_forget_bias": False,
+        "cell": "lstm",
+        "units": 3,
+        "dropout": 0.25,
+        "recurrent_dropout": 0.1,
+        "activation": "relu",
+        "use_bias": False,
+        "unroll": True,
+        "go_backwards": True,
+        "kernel_initializer": "he_normal",
+        "recurrent_initializer": "identity",
+        "unit_forget_bias": False,
     }
     layer = build(spec, SEQUENCE, REGRESSION).get_layer("rnn_1")
     config = layer.get_config()
     assert isinstance(layer, keras.layers.LSTM)
     assert (config["dropout"], config["recurrent_dropout"]) == (0.25, 0.1)
     assert config["activation"] == "relu"
-    assert config["use_bias"] is False and config["unroll"] is True and config["go_backwards"] is True
+    assert (
+        config["use_bias"] is False and config["unroll"] is True and config["go_backwards"] is True
+    )
     assert config["kernel_initializer"]["class_name"] == "HeNormal"
     assert config["recurrent_initializer"]["class_name"] == "Identity"
     assert config["unit_forget_bias"] is False
@@ -81,12 +97,18 @@ def test_options_reach_the_keras_layer():
 
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_gru_reset_after_reaches_keras(reset_after):
-    layer = build({"cell": "gru", "units": 3, "reset_after": reset_after}, SEQUENCE, REGRESSION).get_layer("rnn_1")
+    layer = build(
+        {"cell": "gru", "units": 3, "reset_after": reset_after}, SEQUENCE, REGRESSION
+    ).get_layer("rnn_1")
     assert layer.reset_after is reset_after
 
 
 def test_bidirectional_wrapper_carries_the_name_and_merge_mode():
-    model = build({"cell": "simple_rnn", "units": 3, "bidirectional": True, "merge_mode": "sum"}, SEQUENCE, REGRESSION)
+    model = build(
+        {"cell": "simple_rnn", "units": 3, "bidirectional": True, "merge_mode": "sum"},
+        SEQUENCE,
+        REGRESSION,
+    )
     wrapper = model.get_layer("rnn_1")
     assert isinstance(wrapper, keras.layers.Bidirectional)
     assert wrapper.merge_mode == "sum"
@@ -120,7 +142,9 @@ def test_stateful_model_has_a_fixed_batch_size():
 
 
 def test_one_to_one_is_a_dense_baseline_on_the_flattened_input():
-    model = build({"variety": "one_to_one", "units": 5, "num_layers": 2, "dropout": 0.5}, SEQUENCE, REGRESSION)
+    model = build(
+        {"variety": "one_to_one", "units": 5, "num_layers": 2, "dropout": 0.5}, SEQUENCE, REGRESSION
+    )
     names = layer_names(model)
     for name in ("flatten", "dense_1", "dropout_1", "dense_2", "dropout_2", "head"):
         assert name in names
@@ -158,9 +182,17 @@ def test_one_to_many_output_depends_on_the_input_vector():
 def test_many_to_many_go_backwards_keeps_outputs_aligned():
     # A linear SimpleRNN with kernel 1 and recurrent weight 1 reading backwards computes,
     # at step t, the sum of x_t .. x_{T-1}; the head copies it out.
-    spec = {"cell": "simple_rnn", "variety": "many_to_many", "units": 1, "activation": "linear",
-            "go_backwards": True, "use_bias": False}
-    model = build(spec, InputSpec(timesteps=4, num_features=1), OutputSpec("regression", 1, timesteps=4))
+    spec = {
+        "cell": "simple_rnn",
+        "variety": "many_to_many",
+        "units": 1,
+        "activation": "linear",
+        "go_backwards": True,
+        "use_bias": False,
+    }
+    model = build(
+        spec, InputSpec(timesteps=4, num_features=1), OutputSpec("regression", 1, timesteps=4)
+    )
     model.get_layer("rnn_1").set_weights([np.ones((1, 1)), np.ones((1, 1))])
     model.get_layer("head").set_weights([np.ones((1, 1)), np.zeros(1)])
     x = np.array([1.0, 2.0, 3.0, 4.0], dtype="float32").reshape(1, 4, 1)
@@ -170,56 +202,140 @@ def test_many_to_many_go_backwards_keeps_outputs_aligned():
 @pytest.mark.parametrize(
     "spec_options, input_spec, output_spec, kwargs, message",
     [
-        ({"variety": "many_to_one"}, VECTOR, REGRESSION, {},
-         "`input_spec.timesteps`: got None; expected a sequence length for variety 'many_to_one'"),
-        ({"variety": "many_to_one"}, SEQUENCE, ALIGNED, {},
-         "`output_spec.timesteps`: got 4; expected None"),
-        ({"variety": "many_to_many"}, SEQUENCE, REGRESSION, {},
-         "`output_spec.timesteps`: got None; expected a sequence length for variety 'many_to_many'"),
-        ({"variety": "many_to_many"}, SEQUENCE, LONGER, {},
-         "`output_spec.timesteps`: got 6; expected the input length 4"),
-        ({"variety": "one_to_many"}, SEQUENCE, LONGER, {},
-         "`input_spec.timesteps`: got 4; expected None for variety 'one_to_many'"),
-        ({"variety": "one_to_many", "go_backwards": True}, VECTOR, LONGER, {},
-         "`go_backwards`: got True; expected False for variety 'one_to_many'"),
-        ({"variety": "seq2seq"}, SEQUENCE, ALIGNED, {},
-         "`input_spec.vocab_size`: got None; expected a vocabulary size for variety 'seq2seq'"),
-        ({"variety": "seq2seq"}, TOKENS, LONGER, {},
-         "`output_spec.kind`: got 'regression'; expected 'classification'"),
-        ({"variety": "seq2seq", "stateful": True}, TOKENS, ALIGNED, {"batch_size": 2},
-         "`stateful`: got True; expected False for variety 'seq2seq'"),
-        ({"variety": "one_to_one", "stateful": True}, SEQUENCE, REGRESSION, {"batch_size": 2},
-         "`stateful`: got True; expected False for variety 'one_to_one'"),
-        ({"stateful": True}, SEQUENCE, REGRESSION, {},
-         "`batch_size`: got None; expected a positive integer when `stateful` is True"),
-        ({}, SEQUENCE, REGRESSION, {"batch_size": 0}, "`batch_size`: got 0; expected a positive integer"),
-        ({"embedding_dim": 3}, SEQUENCE, REGRESSION, {},
-         "`embedding_dim`: got 3; expected None for real-valued input"),
-        ({"context": "every_step"}, SEQUENCE, REGRESSION, {},
-         "`context`: got 'every_step'; expected 'initial_state' \\(the default\\) for variety 'many_to_one'"),
-        ({"bidirectional": True, "go_backwards": True}, SEQUENCE, REGRESSION, {},
-         "`go_backwards`: got True; expected False when `bidirectional` is True"),
+        (
+            {"variety": "many_to_one"},
+            VECTOR,
+            REGRESSION,
+            {},
+            "`input_spec.timesteps`: got None; expected a sequence length for variety 'many_to_one'",
+        ),
+        (
+            {"variety": "many_to_one"},
+            SEQUENCE,
+            ALIGNED,
+            {},
+            "`output_spec.timesteps`: got 4; expected None",
+        ),
+        (
+            {"variety": "many_to_many"},
+            SEQUENCE,
+            REGRESSION,
+            {},
+            "`output_spec.timesteps`: got None; expected a sequence length for variety 'many_to_many'",
+        ),
+        (
+            {"variety": "many_to_many"},
+            SEQUENCE,
+            LONGER,
+            {},
+            "`output_spec.timesteps`: got 6; expected the input length 4 \\(aligned output",
+        ),
+        (
+            {"variety": "one_to_many"},
+            SEQUENCE,
+            LONGER,
+            {},
+            "`input_spec.timesteps`: got 4; expected None for variety 'one_to_many'",
+        ),
+        (
+            {"variety": "one_to_many", "go_backwards": True},
+            VECTOR,
+            LONGER,
+            {},
+            "`go_backwards`: got True; expected False for variety 'one_to_many'",
+        ),
+        (
+            {"variety": "seq2seq"},
+            SEQUENCE,
+            ALIGNED,
+            {},
+            "`input_spec.vocab_size`: got None; expected a vocabulary size for variety 'seq2seq'",
+        ),
+        (
+            {"variety": "seq2seq"},
+            TOKENS,
+            LONGER,
+            {},
+            "`output_spec.kind`: got 'regression'; expected 'classification'",
+        ),
+        (
+            {"variety": "seq2seq", "stateful": True},
+            TOKENS,
+            ALIGNED,
+            {"batch_size": 2},
+            "`stateful`: got True; expected False for variety 'seq2seq'",
+        ),
+        (
+            {"variety": "one_to_one", "stateful": True},
+            SEQUENCE,
+            REGRESSION,
+            {"batch_size": 2},
+            "`stateful`: got True; expected False for variety 'one_to_one'",
+        ),
+        (
+            {"stateful": True},
+            SEQUENCE,
+            REGRESSION,
+            {},
+            "`batch_size`: got None; expected a positive integer when `stateful` is True",
+        ),
+        (
+            {},
+            SEQUENCE,
+            REGRESSION,
+            {"batch_size": 0},
+            "`batch_size`: got 0; expected a positive integer",
+        ),
+        (
+            {"embedding_dim": 3},
+            SEQUENCE,
+            REGRESSION,
+            {},
+            "`embedding_dim`: got 3; expected None for real-valued input",
+        ),
+        (
+            {"context": "every_step"},
+            SEQUENCE,
+            REGRESSION,
+            {},
+            "`context`: got 'every_step'; expected 'initial_state' \\(the default\\) for variety 'many_to_one' \\(it has no decoder\\)",
+        ),
+        (
+            {"bidirectional": True, "go_backwards": True},
+            SEQUENCE,
+            REGRESSION,
+            {},
+            "`go_backwards`: got True; expected False when `bidirectional` is True",
+        ),
         ({}, InputSpec(timesteps=4), REGRESSION, {}, "`input_spec.num_features`: got None"),
         ({}, SEQUENCE, OutputSpec("regression", 0), {}, "`output_spec.dim`: got 0"),
     ],
 )
-def test_refuses_specs_the_variety_cannot_take(spec_options, input_spec, output_spec, kwargs, message):
+def test_refuses_specs_the_variety_cannot_take(
+    spec_options, input_spec, output_spec, kwargs, message
+):
     with pytest.raises(ConfigError, match=message):
         build({"units": 2, **spec_options}, input_spec, output_spec, **kwargs)
 
 
 def test_refuses_bad_arguments():
     spec = ModelSpec(units=2)
-    with pytest.raises(ConfigError, match="`spec`: got \\{'units': 2\\}; expected a rnnkit ModelSpec"):
+    with pytest.raises(
+        ConfigError, match="`spec`: got \\{'units': 2\\}; expected a rnnkit ModelSpec"
+    ):
         build_model({"units": 2}, input_spec=SEQUENCE, output_spec=REGRESSION)
     with pytest.raises(ConfigError, match="`input_spec`: got None; expected an InputSpec"):
         build_model(spec, output_spec=REGRESSION)
-    with pytest.raises(ConfigError, match="`task`: got 'adding'; expected an object with `input_spec`"):
+    with pytest.raises(
+        ConfigError, match="`task`: got 'adding'; expected an object with `input_spec`"
+    ):
         build_model(spec, "adding")
 
     class FakeTask:
         input_spec = SEQUENCE
         output_spec = REGRESSION
 
-    with pytest.raises(ConfigError, match="pass either `task` or both `input_spec` and `output_spec`"):
+    with pytest.raises(
+        ConfigError, match="pass either `task` or `input_spec` and `output_spec`, not both"
+    ):
         build_model(spec, FakeTask(), input_spec=SEQUENCE)

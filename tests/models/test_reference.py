@@ -22,7 +22,9 @@ def random_layer(cell, units, num_features, seed, **options):
     layer = LAYERS[cell](units, return_sequences=True, return_state=True, **options)
     x = rng.normal(size=(3, 5, num_features)).astype("float32")
     layer.build(x.shape)
-    layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()])
+    layer.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
     return layer, x
 
 
@@ -69,20 +71,27 @@ def test_stacked_weights_identity():
     rng = np.random.default_rng(0)
     x, h = rng.normal(size=(2, 3)), rng.normal(size=(2, 4))
     kernel, recurrent_kernel = rng.normal(size=(3, 5)), rng.normal(size=(4, 5))
-    np.testing.assert_allclose(stacked_projection(x, h, kernel, recurrent_kernel),
-                               x @ kernel + h @ recurrent_kernel, atol=1e-12)
+    np.testing.assert_allclose(
+        stacked_projection(x, h, kernel, recurrent_kernel),
+        x @ kernel + h @ recurrent_kernel,
+        atol=1e-12,
+    )
 
 
 def test_simple_rnn_step_by_hand():
     # h = tanh(0.5 * 2 + 1 * 0.1 + 0) = tanh(1.1)
-    h = simple_rnn_step(np.array([[2.0]]), np.array([[0.1]]), np.array([[0.5]]), np.array([[1.0]]), np.zeros(1))
+    h = simple_rnn_step(
+        np.array([[2.0]]), np.array([[0.1]]), np.array([[0.5]]), np.array([[1.0]]), np.zeros(1)
+    )
     np.testing.assert_allclose(h, [[np.tanh(1.1)]])
 
 
 def test_lstm_step_by_hand():
     # All pre-activations 0: gates 0.5, candidate 0, so c = 0.5 * c_prev, h = 0.5 * tanh(c).
     zeros_kernel = np.zeros((1, 4))
-    h, c = lstm_step(np.array([[1.0]]), np.array([[0.0]]), np.array([[2.0]]), zeros_kernel, zeros_kernel)
+    h, c = lstm_step(
+        np.array([[1.0]]), np.array([[0.0]]), np.array([[2.0]]), zeros_kernel, zeros_kernel
+    )
     np.testing.assert_allclose(c, [[1.0]])
     np.testing.assert_allclose(h, [[0.5 * np.tanh(1.0)]])
 
@@ -90,12 +99,20 @@ def test_lstm_step_by_hand():
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_gru_step_by_hand(reset_after):
     # Pre-activations 0: z = r = 0.5, candidate tanh(0) = 0, so h = 0.5 * h_prev.
-    h = gru_step(np.array([[1.0]]), np.array([[0.8]]), np.zeros((1, 3)), np.zeros((1, 3)), reset_after=reset_after)
+    h = gru_step(
+        np.array([[1.0]]),
+        np.array([[0.8]]),
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        reset_after=reset_after,
+    )
     np.testing.assert_allclose(h, [[0.4]])
 
 
 def test_refuses_what_it_cannot_reproduce():
-    with pytest.raises(ConfigError, match="`layer`: got 'Dense'; expected a built SimpleRNN, LSTM or GRU"):
+    with pytest.raises(
+        ConfigError, match="`layer`: got 'Dense'; expected a built SimpleRNN, LSTM or GRU"
+    ):
         run_reference(keras.layers.Dense(2), np.zeros((1, 2, 2)))
     layer, x = random_layer("simple_rnn", units=2, num_features=2, seed=0, activation="selu")
     with pytest.raises(ConfigError, match="`activation`: got 'selu'; expected one of 'tanh'"):

@@ -16,7 +16,9 @@ TARGET = OutputSpec(kind="classification", dim=6, timesteps=4)
 
 def seq2seq_model(**options):
     keras.utils.set_random_seed(0)
-    return build_model(ModelSpec(variety="seq2seq", units=3, **options), input_spec=SOURCE, output_spec=TARGET)
+    return build_model(
+        ModelSpec(variety="seq2seq", units=3, **options), input_spec=SOURCE, output_spec=TARGET
+    )
 
 
 def random_batch(num_samples=3, seed=0):
@@ -31,8 +33,15 @@ def test_training_model_inputs_and_layer_names():
     model = seq2seq_model(cell="gru", num_layers=2, embedding_dim=2)
     assert sorted(tensor.name for tensor in model.inputs) == ["decoder_inputs", "encoder_inputs"]
     names = [layer.name for layer in model.layers]
-    for name in ("encoder_embedding", "encoder_rnn_1", "encoder_rnn_2", "decoder_embedding",
-                 "decoder_rnn_1", "decoder_rnn_2", "head"):
+    for name in (
+        "encoder_embedding",
+        "encoder_rnn_1",
+        "encoder_rnn_2",
+        "decoder_embedding",
+        "decoder_rnn_1",
+        "decoder_rnn_2",
+        "head",
+    ):
         assert name in names
     assert tuple(model(random_batch()).shape) == (3, 4, 6)
 
@@ -59,7 +68,13 @@ def test_concat_bidirectional_encoder_gives_a_decoder_twice_as_wide():
         {"cell": "simple_rnn", "context": "initial_state"},
         {"cell": "lstm", "context": "every_step", "num_layers": 2},
         {"cell": "gru", "context": "both", "bidirectional": True, "merge_mode": "ave"},
-        {"cell": "lstm", "context": "both", "bidirectional": True, "num_layers": 2, "embedding_dim": 2},
+        {
+            "cell": "lstm",
+            "context": "both",
+            "bidirectional": True,
+            "num_layers": 2,
+            "embedding_dim": 2,
+        },
         {"cell": "gru", "context": "initial_state", "go_backwards": True, "reset_after": False},
     ],
 )
@@ -103,7 +118,9 @@ class ScriptedInference(Seq2SeqInference):
     def step(self, tokens, states):
         position = int(states[0][0, 0])
         self.steps += 1
-        probabilities = np.eye(self.vocab_size)[self.scripts[:, position]] * 0.9 + 0.1 / self.vocab_size
+        probabilities = (
+            np.eye(self.vocab_size)[self.scripts[:, position]] * 0.9 + 0.1 / self.vocab_size
+        )
         return probabilities, [states[0] + 1]
 
 
@@ -118,21 +135,29 @@ def test_greedy_decode_keeps_end_and_pads_after_it():
 
 def test_greedy_decode_stops_once_every_row_has_ended():
     scripted = ScriptedInference([[3, 2, 5, 5, 5, 5], [2, 5, 5, 5, 5, 5]])
-    predicted = greedy_decode(scripted, np.zeros((2, 5)), start_id=1, end_id=2, max_length=6, pad_id=0)
+    predicted = greedy_decode(
+        scripted, np.zeros((2, 5)), start_id=1, end_id=2, max_length=6, pad_id=0
+    )
     assert scripted.steps == 2
     np.testing.assert_array_equal(predicted, [[3, 2, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0]])
 
 
 def test_greedy_decode_on_a_real_model_returns_valid_ids():
     inference = Seq2SeqInference(seq2seq_model(cell="lstm", context="both"))
-    predicted = greedy_decode(inference, random_batch(5)["encoder_inputs"], start_id=1, end_id=2, max_length=7)
+    predicted = greedy_decode(
+        inference, random_batch(5)["encoder_inputs"], start_id=1, end_id=2, max_length=7
+    )
     assert predicted.shape == (5, 7)
     assert ((predicted >= 0) & (predicted < 6)).all()
 
 
 def test_refusals():
-    many_to_one = build_model(ModelSpec(units=2), input_spec=InputSpec(3, 2), output_spec=OutputSpec("regression", 1))
-    with pytest.raises(ConfigError, match="`model`: got 'lstm_many_to_one'; expected a seq2seq model"):
+    many_to_one = build_model(
+        ModelSpec(units=2), input_spec=InputSpec(3, 2), output_spec=OutputSpec("regression", 1)
+    )
+    with pytest.raises(
+        ConfigError, match="`model`: got 'lstm_many_to_one'; expected a seq2seq model"
+    ):
         Seq2SeqInference(many_to_one)
     inference = Seq2SeqInference(seq2seq_model(cell="gru"))
     encoder_inputs = random_batch()["encoder_inputs"]
@@ -140,11 +165,15 @@ def test_refusals():
         inference.encode(encoder_inputs[0])
     with pytest.raises(ConfigError, match="`max_length`: got 0; expected a positive integer"):
         greedy_decode(inference, encoder_inputs, start_id=1, end_id=2, max_length=0)
-    with pytest.raises(ConfigError, match="`end_id`: got 6; expected an id below the target vocab_size 6"):
+    with pytest.raises(
+        ConfigError, match="`end_id`: got 6; expected an id below the target vocab_size 6"
+    ):
         greedy_decode(inference, encoder_inputs, start_id=1, end_id=6, max_length=3)
     with pytest.raises(ConfigError, match="`start_id`: got -1; expected an integer >= 0"):
         greedy_decode(inference, encoder_inputs, start_id=-1, end_id=2, max_length=3)
-    with pytest.raises(ConfigError, match="`inference`: got 'Functional'; expected a Seq2SeqInference"):
+    with pytest.raises(
+        ConfigError, match="`inference`: got 'Functional'; expected a Seq2SeqInference"
+    ):
         greedy_decode(many_to_one, encoder_inputs, start_id=1, end_id=2, max_length=3)
 
 
@@ -156,10 +185,21 @@ def test_learns_string_reversal_and_greedy_decodes_it():
     task = get_task("reverse", max_length=4, alphabet_size=4, num_samples=300, seed=0)
     model = build_model(ModelSpec(cell="gru", variety="seq2seq", units=32, context="both"), task)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(0.01))
-    model.fit(task.train.x, task.train.y, sample_weight=task.train.sample_weight, epochs=40,
-              batch_size=32, verbose=0)
+    model.fit(
+        task.train.x,
+        task.train.y,
+        sample_weight=task.train.sample_weight,
+        epochs=40,
+        batch_size=32,
+        verbose=0,
+    )
     vocab = task.target_vocab
-    predicted = greedy_decode(Seq2SeqInference(model), task.test.x["encoder_inputs"],
-                              start_id=vocab.start_id, end_id=vocab.end_id, max_length=task.output_spec.timesteps)
+    predicted = greedy_decode(
+        Seq2SeqInference(model),
+        task.test.x["encoder_inputs"],
+        start_id=vocab.start_id,
+        end_id=vocab.end_id,
+        max_length=task.output_spec.timesteps,
+    )
     exact = (predicted == task.test.y).all(axis=1).mean()
     assert exact > 0.8
