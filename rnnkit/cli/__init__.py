@@ -17,6 +17,32 @@ from rnnkit.errors import RnnkitError
 
 # Subcommand modules, in the order `rnnkit --help` lists them.
 SUBCOMMANDS = ("tasks", "params", "train", "compare", "report")
+# Subcommands that build Keras models, so TensorFlow is imported (quietly) before they run.
+NEEDS_TENSORFLOW = ("params", "train", "compare")
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its start-up log lines (oneDNN, CUDA probing) kept off stderr.
+
+    TensorFlow 2.21 writes these lines from C++ before `TF_CPP_MIN_LOG_LEVEL` takes
+    effect, which would break the CLI's promise of one clean line per error. File
+    descriptor 2 is pointed at the null device only for the import and the device
+    probe; Python exceptions raised meanwhile still propagate and print afterwards.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    null_device = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null_device, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(null_device)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -46,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in NEEDS_TENSORFLOW:
+        import_tensorflow_quietly()
     try:
         return int(args.run(args) or 0)
     except RnnkitError as error:
