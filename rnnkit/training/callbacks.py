@@ -4,7 +4,8 @@ Each does its work once per epoch (never per batch), so the overhead over a
 hand-written `model.fit` stays within a few percent:
 
 - `EpochLogger`: wall seconds per epoch and the optimizer's learning rate.
-- `GradientNormProbe`: the global gradient norm on ONE fixed probe batch at epoch end.
+- `GradientNormProbe`: the global gradient norm on ONE fixed probe batch at each epoch
+  end (weights are copied then; the norms are computed after `fit`).
 - `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end.
 - `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite.
 - `ResetStatesAtEpochStart`: resets stateful layers at each epoch and before validation.
@@ -40,10 +41,13 @@ class EpochLogger(keras.callbacks.Callback):
 
 
 class GradientNormProbe(keras.callbacks.Callback):
-    """Records the global gradient norm on a fixed probe batch at each epoch end.
+    """Gradient norm on a fixed probe batch at each epoch's end, measured after training.
 
-    The norm is the raw one (before clipping), computed eagerly in inference mode
-    (no dropout), so the numbers are comparable across epochs and runs.
+    During `fit` this callback only copies the trainable weights at each epoch end (a
+    memory copy, no computation), so the training loop runs at full speed; `compute()`
+    then replays each epoch's weights on the probe batch, outside the loop. The norm is
+    the raw one (before clipping), in inference mode (no dropout), so the numbers are
+    comparable across epochs and runs.
 
     Args:
         x, y, sample_weight: The probe batch.
@@ -53,15 +57,31 @@ class GradientNormProbe(keras.callbacks.Callback):
     def __init__(self, x, y, sample_weight=None, loss=None):
         super().__init__()
         self.x, self.y, self.sample_weight, self.loss = x, y, sample_weight, loss
+        self.snapshots: list[list[np.ndarray]] = []
         self.values: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        # A stateful model must not see the probe through carried state, nor keep it.
-        reset_recurrent_states(self.model)
-        self.values.append(
-            gradient_norm(self.model, self.x, self.y, loss=self.loss, sample_weight=self.sample_weight)
-        )
-        reset_recurrent_states(self.model)
+        self.snapshots.append([np.array(weight) for weight in self.model.trainable_weights])
+
+    def compute(self) -> list[float]:
+        """Returns the gradient norm at each recorded epoch, leaving the model's weights as they are."""
+        model = self.model
+        final = [np.array(weight) for weight in model.trainable_weights]
+        try:
+            for snapshot in self.snapshots:
+                for weight, value in zip(model.trainable_weights, snapshot):
+                    weight.assign(value)
+                # A stateful model must not see the probe through carried state, nor keep it.
+                reset_recurrent_states(model)
+                self.values.append(
+                    gradient_norm(model, self.x, self.y, loss=self.loss, sample_weight=self.sample_weight)
+                )
+        finally:
+            for weight, value in zip(model.trainable_weights, final):
+                weight.assign(value)
+            reset_recurrent_states(model)
+        self.snapshots = []
+        return self.values
 
 
 class SpectralRadiusRecorder(keras.callbacks.Callback):

@@ -258,6 +258,9 @@ def train(
         callbacks=fit_callbacks,
     ).history
     timings["fit_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
+    probe.compute()
+    timings["grad_norm_seconds"] = time.perf_counter() - started
     history = _history_frame(keras_history, logger, probe, radius)
     epochs_run = len(history)
     timings["epochs"] = epochs_run

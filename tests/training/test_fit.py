@@ -143,3 +143,36 @@ def test_user_callbacks_run():
     train(rnn_regressor(), regression_task(), TrainConfig(epochs=2, batch_size=8), callbacks=[Record()],
           gradient_flow=False)
     assert seen == [0, 1]
+
+
+def test_series_metrics_in_original_units():
+    from rnnkit.data.series import StandardScaler
+    from rnnkit.data.tasks import replace_splits
+
+    keras.utils.set_random_seed(0)
+    task = replace_splits(regression_task(), scaler=StandardScaler(mean=100.0, std=4.0))
+    result = train(rnn_regressor(), task, TrainConfig(epochs=1, batch_size=8), gradient_flow=False)
+    # Standardised errors times std = errors in original units.
+    assert result.metrics["rmse_original"] == pytest.approx(4.0 * result.metrics["rmse"], rel=1e-6)
+    assert result.metrics["mse_original"] == pytest.approx(16.0 * result.metrics["mse"], rel=1e-6)
+
+
+def test_classification_reports_a_confusion_matrix():
+    task = get_task("parity", timesteps=5, num_samples=32, seed=0)
+    result = run_experiment(ModelSpec(cell="gru", units=4), task, TrainConfig(epochs=1, batch_size=8),
+                            gradient_flow=False)
+    matrix = np.array(result.diagnostics["confusion_matrix"])
+    assert matrix.shape == (2, 2) and matrix.sum() == task.test.num_samples
+    assert result.metrics["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+
+
+def test_seq2seq_scores_decoded_outputs_not_only_teacher_forcing():
+    task = get_task("reverse", max_length=4, num_samples=80, seed=0)
+    spec = ModelSpec(cell="gru", variety="seq2seq", units=8)
+    result = run_experiment(spec, task, TrainConfig(epochs=1, batch_size=16), gradient_flow=False)
+    for key in ("token_accuracy", "exact_match", "decoded_token_accuracy"):
+        assert 0.0 <= result.metrics[key] <= 1.0
+    sample = result.samples[0]
+    assert set(sample) == {"input", "target", "predicted", "correct"}
+    assert sample["target"] == sample["input"][::-1]  # the reverse task, decoded back to text
+    assert all(s["correct"] == (s["predicted"] == s["target"]) for s in result.samples)
