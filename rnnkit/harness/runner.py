@@ -165,8 +165,13 @@ def compare(
         # Also on Ctrl-C: the tables describe every run finished so far.
         tables = store.write_tables(out_dir, [run.run_id for run in runs])
     if figures:
-        from rnnkit.report.report import write_comparison_figures
+        # Drawn from the stored files after the last run, so that the training loop
+        # spends nothing on matplotlib and `rnnkit report` can redraw them alike.
+        from rnnkit.report.report import write_comparison_figures, write_run_figures
 
+        for run in runs:
+            if store.is_finished(out_dir, run.run_id):
+                write_run_figures(out_dir, run.run_id)
         write_comparison_figures(out_dir)
     return tables["results"]
 
@@ -194,7 +199,7 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
         run_fn: The training function (see `compare`).
         verbose: Keras's epoch progress.
         tensorboard: Write TensorBoard logs for this run.
-        figures: Draw the run's figures.
+        figures: Store the run's test predictions for its figures.
 
     Returns:
         The `RunResult` (its `model` released after storing).
@@ -216,13 +221,14 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
     except Exception:  # noqa: BLE001 - any failure of one run is recorded; Ctrl-C is not caught.
         result = RunResult(status=STATUS_FAILED, history=pd.DataFrame(), error=traceback.format_exc())
     run_seconds = time.perf_counter() - started
-    table, drawn = None, {}
+    table, predictions = None, None
     try:
         table = _param_table(result)
-        drawn = _run_figures(run, task, result) if figures else {}
-    except Exception:  # noqa: BLE001 - a figure that cannot be drawn must not stop the grid.
+        if figures and result.ok and result.model is not None:
+            predictions = predictions_record(result.model, task)
+    except Exception:  # noqa: BLE001 - a table or plot input that fails must not stop the grid.
         result.diagnostics = {**(result.diagnostics or {}), "store_error": traceback.format_exc()}
-    store.write_run(out_dir, run, result, param_table=table, figures=drawn,
+    store.write_run(out_dir, run, result, param_table=table, predictions=predictions,
                     extra_timings={"run_seconds": run_seconds})
     if tensorboard:
         _write_hparams(out_dir, run, result)
@@ -238,38 +244,28 @@ def _param_table(result: RunResult):
     return param_table(result.model)
 
 
-def _run_figures(run: RunConfig, task, result: RunResult) -> dict:
-    """The run's own figures: learning curve, gradient flow, predictions or confusion."""
-    from rnnkit.report import plots
+def predictions_record(model, task) -> dict | None:
+    """Test-set predictions to plot later: values (regression) or a confusion matrix.
 
-    drawn = {}
-    history = result.history
-    if isinstance(history, pd.DataFrame) and len(history) and "loss" in history:
-        drawn["learning_curve"] = plots.plot_learning_curves({run.label: history}, metric="loss")
-    flow = (result.diagnostics or {}).get("gradient_flow")
-    if flow is not None and len(flow):
-        drawn["gradient_flow"] = plots.plot_gradient_flow({run.label: np.asarray(flow, dtype=float)})
-    if result.model is not None and result.ok and task.variety != "seq2seq":
-        drawn.update(_prediction_figure(result.model, task))
-    return drawn
-
-
-def _prediction_figure(model, task) -> dict:
-    """Predicted against true values (regression) or a confusion matrix (classification).
-
-    seq2seq is left out: its teacher-forced predictions would flatter the model; the
-    trainer's decoded samples show it instead.
+    Returns:
+        {"kind": "regression", "y_true": [...], "y_pred": [...]} with the first 100
+        samples (or the first 4 sequences end to end); {"kind": "classification",
+        "matrix": [[...]], "labels": [...]} over up to 256 test samples (padding left
+        out); or None for seq2seq (its teacher-forced predictions would flatter the
+        model; the trainer's decoded samples show it instead) and for more than 30 classes.
     """
-    from rnnkit.report import plots
-
+    if task.variety == "seq2seq":
+        return None
     x = task.test.x[:PREDICTION_SAMPLES]
     y_true = np.asarray(task.test.y[:PREDICTION_SAMPLES])
     y_pred = np.asarray(model.predict(x, verbose=0, batch_size=PREDICTION_SAMPLES))
     if task.output_spec.kind == "regression":
-        return {"predictions": plots.plot_predictions(y_true.ravel(), y_pred.reshape(y_true.shape).ravel())}
+        shown = 4 if y_true.ndim > 2 else 100
+        truth, predicted = y_true[:shown], y_pred.reshape(y_true.shape)[:shown]
+        return {"kind": "regression", "y_true": truth.ravel(), "y_pred": predicted.ravel()}
     num_classes = task.output_spec.dim
     if num_classes > MAX_CONFUSION_CLASSES:
-        return {}
+        return None
     predicted = y_pred.argmax(axis=-1)
     keep = np.ones(y_true.shape, dtype=bool)
     if task.test.sample_weight is not None:
@@ -280,7 +276,7 @@ def _prediction_figure(model, task) -> dict:
     labels = list(vocab.id_to_token) if vocab is not None and len(vocab) == num_classes else [
         str(index) for index in range(num_classes)
     ]
-    return {"confusion_matrix": plots.plot_confusion_matrix(matrix, labels)}
+    return {"kind": "classification", "matrix": matrix, "labels": labels}
 
 
 def run_single(run: RunConfig, out_dir=None, *, verbose: int = 0, run_fn=None,

@@ -8,8 +8,9 @@ OUT/
   results.csv  summary.csv  params.csv one row per run; mean/std over seeds; per layer
   figures/                             comparison figures
   runs/<run_id>/
-    config.json  history.csv  metrics.json  params.csv  figures/*.png
+    config.json  history.csv  metrics.json  params.csv  predictions.json
     status.json                        written last: its presence marks a finished run
+    figures/*.png                      drawn from the files above (learning curve, ...)
 ```
 
 Every file is written to a temporary name in the same folder and then renamed with
@@ -47,6 +48,7 @@ PARAMS_FILE = "params.csv"
 GRID_FILE = "grid.yaml"
 ENVIRONMENT_FILE = "environment.json"
 STATUS_FILE = "status.json"
+PREDICTIONS_FILE = "predictions.json"
 
 
 # ----------------------------------------------------------------------------- writing
@@ -97,17 +99,15 @@ def write_csv(path, frame: pd.DataFrame) -> Path:
 
 
 def write_figure(path, figure) -> Path:
-    """Saves a matplotlib Figure as PNG atomically and closes it."""
-    import matplotlib.pyplot as plt
-
+    """Saves a matplotlib Figure as PNG atomically, then clears it to free its memory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary(path)
     try:
-        figure.savefig(temporary, format="png", dpi=90, bbox_inches="tight")
+        figure.savefig(temporary, format="png", dpi=90)
         os.replace(temporary, path)
     finally:
-        plt.close(figure)
+        figure.clear()
     return path
 
 
@@ -160,7 +160,7 @@ def history_records(history: pd.DataFrame | None) -> pd.DataFrame:
     return history if isinstance(history, pd.DataFrame) else pd.DataFrame({"epoch": []})
 
 
-def write_run(out_dir, run, result, *, param_table=None, figures=None, extra_timings=None) -> Path:
+def write_run(out_dir, run, result, *, param_table=None, predictions=None, extra_timings=None) -> Path:
     """Stores one finished run; `status.json` goes last and marks it complete.
 
     Args:
@@ -168,7 +168,8 @@ def write_run(out_dir, run, result, *, param_table=None, figures=None, extra_tim
         run: The `RunConfig`.
         result: The `RunResult` (its model is not stored).
         param_table: Optional per-layer parameter DataFrame (`rnnkit.params.param_table`).
-        figures: Optional {file stem: matplotlib Figure}; saved under the run's figures/.
+        predictions: Optional test predictions to plot (see
+            `rnnkit.harness.runner.predictions_record`), stored as predictions.json.
         extra_timings: Optional timings measured by the harness, merged into metrics.json.
 
     Returns:
@@ -194,8 +195,8 @@ def write_run(out_dir, run, result, *, param_table=None, figures=None, extra_tim
     }))
     if param_table is not None:
         record(write_csv(folder / "params.csv", param_table))
-    for stem, figure in (figures or {}).items():
-        record(write_figure(folder / FIGURES_FOLDER / f"{stem}.png", figure))
+    if predictions is not None:
+        record(write_json(folder / PREDICTIONS_FILE, predictions))
     write_json(folder / STATUS_FILE, {"status": result.status, "error": result.error, "files": files})
     return folder
 
@@ -206,7 +207,7 @@ def load_run(out_dir, run_id: str) -> dict:
     Returns:
         A dict with `config` (the config.json dict), `status` (status.json), `history`
         (DataFrame), `metrics` (metrics.json), `params` (DataFrame or None) and
-        `figures` (list of paths).
+        `predictions` (predictions.json or None) and `figures` (list of paths).
     """
     status = read_status(out_dir, run_id)
     if status is None:
@@ -219,8 +220,13 @@ def load_run(out_dir, run_id: str) -> dict:
         "history": _read_csv(folder / "history.csv"),
         "metrics": json.loads((folder / "metrics.json").read_text(encoding="utf-8")),
         "params": _read_csv(params_path) if params_path.is_file() else None,
+        "predictions": _read_json(folder / PREDICTIONS_FILE),
         "figures": sorted((folder / FIGURES_FOLDER).glob("*.png")),
     }
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -34,7 +34,7 @@ REPORT_HTML = "report.html"
 # Comparison figures: file stem prefix -> caption.
 FIGURE_CAPTIONS = {
     "learning_curves": "Learning curves (training and validation loss, mean over seeds) of every configuration",
-    "metric_vs_params": "Best validation loss against parameter count",
+    "metric_vs_params": "Test loss (mean over seeds) against parameter count",
     "seconds_per_epoch": "Training seconds per epoch (mean over seeds)",
     "gradient_flow": "Gradient norm per time step (first seed of each configuration)",
     "param_counts": "Parameter count of each configuration",
@@ -57,11 +57,48 @@ def _mean_history(histories: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(numeric).groupby("epoch", as_index=False).mean()
 
 
+def write_run_figures(out_dir, run_id: str) -> list[Path]:
+    """Draws one run's figures from its stored files into `runs/<run_id>/figures/`.
+
+    Figures: `learning_curve.png` (training and validation loss per epoch),
+    `gradient_flow.png` (gradient norm per time step, when recorded), and
+    `predictions.png` (regression) or `confusion_matrix.png` (classification) when the
+    run stored test predictions.
+
+    Args:
+        out_dir: The comparison folder.
+        run_id: A finished run.
+
+    Returns:
+        The paths written.
+    """
+    from rnnkit.report import plots
+
+    run = store.load_run(out_dir, run_id)
+    label = run["config"].get("label", run_id)
+    folder = store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER
+    history = run["history"]
+    figures = {}
+    if len(history) and "loss" in history:
+        figures["learning_curve"] = plots.plot_learning_curves({label: history}, metric="loss")
+    flow = (run["metrics"].get("diagnostics") or {}).get("gradient_flow")
+    if flow:
+        figures["gradient_flow"] = plots.plot_gradient_flow({label: np.asarray(flow, dtype=float)})
+    predictions = run["predictions"]
+    if predictions and predictions["kind"] == "regression":
+        figures["predictions"] = plots.plot_predictions(predictions["y_true"], predictions["y_pred"],
+                                                        title=f"Test predictions: {label}")
+    elif predictions and predictions["kind"] == "classification":
+        figures["confusion_matrix"] = plots.plot_confusion_matrix(np.asarray(predictions["matrix"]),
+                                                                  predictions["labels"])
+    return [store.write_figure(folder / f"{stem}.png", figure) for stem, figure in figures.items()]
+
+
 def write_comparison_figures(out_dir) -> list[Path]:
     """Draws the comparison figures of a folder into `out_dir/figures/`, per task.
 
     Figures (one PNG per task each, `<kind>_<task>.png`): learning curves of every
-    configuration overlaid, best validation loss against parameter count, seconds per
+    configuration overlaid, test loss against parameter count, seconds per
     epoch, gradient norm per time step (when the runs recorded it) and parameter
     counts. Failed runs are left out.
 
@@ -98,11 +135,14 @@ def write_comparison_figures(out_dir) -> list[Path]:
         figures = {}
         if histories:
             figures["learning_curves"] = plots.plot_learning_curves(histories, metric="loss")
-        if "best_val_loss" in rows and rows["best_val_loss"].notna().any():
-            frame = rows.assign(label=[_short_label(label, task) for label in rows["label"]])
-            frame = frame[frame["best_val_loss"].notna() & frame["params"].notna()]
+        if "test_loss" in rows and rows["test_loss"].notna().any():
+            # One point per configuration: the test loss averaged over seeds.
+            frame = rows[rows["test_loss"].notna() & rows["params"].notna()]
+            frame = frame.groupby("config_id", sort=False).agg(
+                label=("label", "first"), params=("params", "first"), loss=("test_loss", "mean"))
+            frame["label"] = [_short_label(label, task) for label in frame["label"]]
             figures["metric_vs_params"] = plots.plot_metric_vs_params(
-                frame, "best_val_loss", label_column="label", params_column="params"
+                frame, "loss", label_column="label", params_column="params"
             )
         if seconds:
             figures["seconds_per_epoch"] = plots.plot_seconds_per_epoch(seconds)
@@ -325,8 +365,8 @@ def zip_folder(out_dir, zip_path) -> Path:
 def build_report(out_dir, *, zip_path=None) -> Path:
     """Writes report.md and report.html into a comparison folder, from its stored files.
 
-    Tables and comparison figures that are missing (for example after an interrupted
-    compare) are rebuilt from the run folders first.
+    Tables and figures that are missing (for example after an interrupted compare,
+    or a compare run with `figures=False`) are drawn from the run folders first.
 
     Args:
         out_dir: A folder written by `compare` (or `rnnkit train`).
@@ -338,10 +378,13 @@ def build_report(out_dir, *, zip_path=None) -> Path:
     out_dir = Path(out_dir)
     if not (out_dir / store.RUNS_FOLDER).is_dir():
         raise invalid("run_dir", str(out_dir), "a folder written by `rnnkit compare` or `rnnkit train`", DataError)
-    if not (out_dir / store.RESULTS_FILE).is_file():
+    if not all((out_dir / name).is_file() for name in (store.RESULTS_FILE, store.SUMMARY_FILE, store.PARAMS_FILE)):
         store.write_tables(out_dir)
     if not any((out_dir / store.FIGURES_FOLDER).glob("*.png")):
         write_comparison_figures(out_dir)
+    for run_id in store.load_results(out_dir)["run_id"]:
+        if store.is_finished(out_dir, run_id) and not (store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER).is_dir():
+            write_run_figures(out_dir, run_id)
     store.write_text(out_dir / REPORT_MD, render_markdown(out_dir))
     path = store.write_text(out_dir / REPORT_HTML, render_html(out_dir))
     if zip_path is not None:

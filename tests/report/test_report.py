@@ -1,0 +1,121 @@
+"""report.md / report.html / zip, built from a stored comparison alone."""
+
+import base64
+import re
+import shutil
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnnkit.errors import DataError
+from rnnkit.harness import store
+from rnnkit.harness.runner import compare
+from rnnkit.report.report import build_report, html_table, markdown_table
+from rnnkit.training.result import RunResult
+
+GRID = {
+    "tasks": [{"name": "adding", "options": {"timesteps": 4, "num_samples": 30}}],
+    "cells": ["simple_rnn", "lstm"],
+    "model": {"units": 2},
+    "train": {"epochs": 2},
+    "seeds": [0, 1],
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def fake_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow=True):
+    """Formula histories; the LSTM with seed 1 fails."""
+    if (spec.cell, config.seed) == ("lstm", 1):
+        raise ValueError("shapes <do not> fit")
+    epochs = np.arange(1, config.epochs + 1)
+    loss = (0.5 if spec.cell == "lstm" else 1.0) / (epochs * spec.units)
+    history = pd.DataFrame({"epoch": epochs, "loss": loss, "val_loss": loss + 0.1, "epoch_seconds": 0.2})
+    return RunResult(status="ok", history=history, metrics={"loss": float(loss[-1])},
+                     params={"total": 40 if spec.cell == "lstm" else 10},
+                     timings={"seconds_per_epoch": 0.2, "fit_seconds": 0.4},
+                     diagnostics={"gradient_flow": [0.1, 0.2, 0.4, 0.8]})
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "cmp"
+    compare(GRID, out, run_fn=fake_trainer, progress=False)
+    return out
+
+
+def image_sources(html: str) -> list[str]:
+    return re.findall(r'<img[^>]*\bsrc="([^"]*)"', html)
+
+
+def test_html_is_self_contained_with_every_figure_embedded(folder):
+    html = build_report(folder).read_text()
+    sources = image_sources(html)
+    figures = sorted((folder / "figures").glob("*.png"))
+    run_figures = sorted((folder / "runs").glob("*/figures/*.png"))
+    assert len(figures) == 5  # five comparison figures per task
+    assert len(run_figures) == 3 * 2  # learning curve and gradient flow of each finished run
+    assert len(sources) == len(figures) + len(run_figures)
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert "src=\"figures/" not in html and "http" not in html.replace("https://", "")
+
+
+def test_report_shows_tables_grid_environment_and_failures(folder):
+    html = build_report(folder).read_text()
+    markdown = (folder / "report.md").read_text()
+    for text in (html, markdown):
+        assert "adding simple_rnn u2 L1" in text and "adding lstm u2 L1" in text
+        assert "4 runs: 3 ok, 1 failed." in text
+        for key in ("python", "tensorflow", "keras", "device", "seeds", "date"):
+            assert key in text
+        assert "cells: [simple_rnn, lstm]" in text and "num_samples: 30" in text  # the grid
+    # The error line is escaped in HTML.
+    assert "ValueError: shapes &lt;do not&gt; fit" in html
+    assert "ValueError: shapes <do not> fit" in markdown
+    for link in re.findall(r"\]\(([^)]+\.png)\)", markdown):
+        assert (folder / link).is_file()
+
+
+def test_best_configuration_is_the_lowest_mean_best_val_loss(folder):
+    markdown = build_report(folder).with_name("report.md").read_text()
+    section = markdown.split("## Best configuration per task")[1].split("##")[0]
+    # The fake LSTM's loss is half the SimpleRNN's: it wins though it is listed second.
+    rows = [line for line in section.splitlines() if line.startswith("| adding")]
+    assert len(rows) == 1 and rows[0].startswith("| adding | adding lstm u2 L1 | 40 | 0.225 |")
+
+
+def test_report_rebuilds_missing_tables_and_figures_from_the_run_folders(folder, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    shutil.rmtree(copy / "figures")
+    for run_figures in (copy / "runs").glob("*/figures"):
+        shutil.rmtree(run_figures)
+    for name in ("results.csv", "summary.csv", "params.csv", "report.html"):
+        (copy / name).unlink()
+    html = build_report(copy).read_text()
+    assert len(pd.read_csv(copy / "results.csv")) == 4
+    assert len(list((copy / "figures").glob("*.png"))) == 5
+    assert len(list((copy / "runs").glob("*/figures/*.png"))) == 6
+    assert len(image_sources(html)) == len(image_sources((folder / "report.html").read_text()))
+
+
+def test_zip_packs_the_whole_folder(folder, tmp_path):
+    build_report(folder, zip_path=tmp_path / "handin.zip")
+    with zipfile.ZipFile(tmp_path / "handin.zip") as archive:
+        names = set(archive.namelist())
+    on_disk = {f"cmp/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*") if p.is_file()}
+    assert names == on_disk and "cmp/report.html" in names
+
+
+def test_report_of_a_folder_that_is_not_a_run_store(tmp_path):
+    with pytest.raises(DataError, match=r"Invalid value for `run_dir`: got '.*'; expected a folder written by"):
+        build_report(tmp_path)
+
+
+def test_tables_escape_their_cells():
+    frame = pd.DataFrame({"a": ["x|y", "<b>"], "b": [0.123456, float("nan")]})
+    assert markdown_table(frame).splitlines()[2] == "| x\\|y | 0.1235 |"
+    assert "<td>&lt;b&gt;</td><td></td>" in html_table(frame)
