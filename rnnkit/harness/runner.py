@@ -30,7 +30,7 @@ import yaml
 from rnnkit.checks import invalid
 from rnnkit.errors import ConfigError
 from rnnkit.harness import store
-from rnnkit.harness.grid import Grid, RunConfig, expand_grid, load_grid
+from rnnkit.harness.grid import RunConfig, expand_grid, load_grid
 from rnnkit.training.result import STATUS_FAILED, RunResult
 
 # Above this many classes a confusion matrix is unreadable; it is not drawn.
@@ -156,11 +156,12 @@ def compare(
     tasks = _TaskCache()
     for run in todo:
         tasks.get(run)
+    hparams = hparams_names(runs) if tensorboard else ()
     if tensorboard and todo:
-        _write_hparams_config(out_dir, runs)
+        _write_hparams_config(out_dir, hparams)
     run_fn = run_fn or _default_run_fn()
     try:
-        _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, tensorboard, figures)
+        _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, hparams, figures)
     finally:
         # Also on Ctrl-C: the tables describe every run finished so far.
         tables = store.write_tables(out_dir, [run.run_id for run in runs])
@@ -176,7 +177,7 @@ def compare(
     return tables["results"]
 
 
-def _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, tensorboard, figures) -> None:
+def _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, hparams, figures) -> None:
     from tqdm.auto import tqdm
 
     done = len(runs) - len(todo)
@@ -184,12 +185,12 @@ def _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, tensorboard,
         for position, run in enumerate(todo, start=done + 1):
             bar.set_description(f"run {position}/{len(runs)} {run.label}")
             execute(run, tasks.get(run), out_dir, run_fn=run_fn, verbose=verbose,
-                    tensorboard=tensorboard, figures=figures)
+                    tensorboard=bool(hparams), hparams=hparams, figures=figures)
             bar.update(1)
 
 
 def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
-            tensorboard: bool = False, figures: bool = True) -> RunResult:
+            tensorboard: bool = False, hparams=None, figures: bool = True) -> RunResult:
     """Trains one run on a built task and stores it; exceptions become a failed record.
 
     Args:
@@ -199,6 +200,8 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
         run_fn: The training function (see `compare`).
         verbose: Keras's epoch progress.
         tensorboard: Write TensorBoard logs for this run.
+        hparams: The hyperparameter names to record for TensorBoard's HParams
+            dashboard; default `hparams_names([run])`.
         figures: Store the run's test predictions for its figures.
 
     Returns:
@@ -231,7 +234,7 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
     store.write_run(out_dir, run, result, param_table=table, predictions=predictions,
                     extra_timings={"run_seconds": run_seconds})
     if tensorboard:
-        _write_hparams(out_dir, run, result)
+        _write_hparams(out_dir, run, result, hparams or hparams_names([run]))
     result.model = None
     return result
 
@@ -314,14 +317,24 @@ def _hparams_values(run: RunConfig) -> dict:
 
 
 _HPARAMS_METRICS = ("final_loss", "final_val_loss", "best_val_loss")
+_HPARAMS_ALWAYS = ("task", "cell", "variety", "units", "seed")
 
 
-def _write_hparams_config(out_dir, runs: list[RunConfig]) -> None:
+def hparams_names(runs: list[RunConfig]) -> tuple[str, ...]:
+    """The hyperparameters worth a column in TensorBoard: the core ones and those that vary."""
+    values = [_hparams_values(run) for run in runs]
+    names = list(dict.fromkeys(name for row in values for name in row))
+    return tuple(
+        name for name in names
+        if name in _HPARAMS_ALWAYS or len({repr(row.get(name)) for row in values}) > 1
+    )
+
+
+def _write_hparams_config(out_dir, names) -> None:
     """Declares the grid's hyperparameters and metrics for TensorBoard's HParams dashboard."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    names = list(dict.fromkeys(name for run in runs for name in _hparams_values(run)))
     with tf.summary.create_file_writer(str(Path(out_dir) / "tensorboard")).as_default():
         hp.hparams_config(
             hparams=[hp.HParam(name) for name in names],
@@ -329,7 +342,7 @@ def _write_hparams_config(out_dir, runs: list[RunConfig]) -> None:
         )
 
 
-def _write_hparams(out_dir, run: RunConfig, result: RunResult) -> None:
+def _write_hparams(out_dir, run: RunConfig, result: RunResult, names) -> None:
     """Writes the run's hyperparameters and final metrics in its TensorBoard folder."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
@@ -343,6 +356,7 @@ def _write_hparams(out_dir, run: RunConfig, result: RunResult) -> None:
         scores["best_val_loss"] = float(history["val_loss"].min())
     log_dir = Path(out_dir) / "tensorboard" / run.run_id / "hparams"
     with tf.summary.create_file_writer(str(log_dir)).as_default():
-        hp.hparams(_hparams_values(run), trial_id=run.run_id)
+        values = _hparams_values(run)
+        hp.hparams({name: values[name] for name in names if name in values}, trial_id=run.run_id)
         for name, value in scores.items():
             tf.summary.scalar(name, value, step=len(history))

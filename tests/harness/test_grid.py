@@ -146,3 +146,14 @@ def test_yaml_syntax_error_names_the_file(tmp_path):
     path.write_text("tasks: [adding\n")
     with pytest.raises(ConfigError, match=r"Cannot read grid file '.*broken\.yaml': while parsing"):
         read_grid_file(path)
+
+
+def test_the_example_grid_file_is_valid_and_expands_as_its_comment_says():
+    from pathlib import Path
+
+    import rnnkit.harness
+
+    runs = expand_grid(Path(rnnkit.harness.__file__).parent / "example_grid.yaml")
+    assert len(runs) == 16  # 2 timesteps x (3 cells + MLP) x 2 seeds
+    assert {r.task_options["timesteps"] for r in runs} == {10, 40}
+    assert {r.train.learning_rate for r in runs} == {0.003}

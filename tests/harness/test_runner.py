@@ -216,3 +216,28 @@ def test_an_explicit_list_of_runs_is_accepted_and_a_bad_item_is_named(tmp_path):
     assert "An explicit list of runs" in (tmp_path / "out" / "grid.yaml").read_text()
     with pytest.raises(ConfigError, match=r"Invalid value for `grid_or_runs`: got 'adding'"):
         run(tmp_path, FakeTrainer(), grid=[runs[0], "adding"])
+
+
+def test_tensorboard_hparams_summary_lists_the_swept_settings(tmp_path):
+    pytest.importorskip("tensorboard")
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    run(tmp_path, FakeTrainer(), tensorboard=True)
+    out = tmp_path / "out" / "tensorboard"
+
+    def hparams_records(folder):
+        for path in folder.glob("events*"):
+            for event in tf.compat.v1.train.summary_iterator(str(path)):
+                for value in event.summary.value:
+                    if value.metadata.plugin_data.plugin_name == "hparams":
+                        yield plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+
+    (experiment,) = [r.experiment for r in hparams_records(out) if r.HasField("experiment")]
+    # The core settings and those that differ (num_samples: 30 vs 12); fixed ones (timesteps 4) are left out.
+    assert [info.name for info in experiment.hparam_infos] == ["task", "cell", "variety", "seed", "units",
+                                                               "task_num_samples"]
+    first = expand_grid(GRID)[0]
+    (start,) = [r.session_start_info for r in hparams_records(out / first.run_id / "hparams")
+                if r.HasField("session_start_info")]
+    assert start.hparams["cell"].string_value == "simple_rnn" and start.hparams["units"].number_value == 2

@@ -1,0 +1,126 @@
+"""Times the default `--quick` comparison end to end and the harness's share of it.
+
+Usage:
+
+    python benchmarks/bench_compare.py [--repeats 2] [--json out.json]
+
+Each repeat runs the built-in quick grid into a fresh folder in this process (the
+same code `rnnkit compare --quick` runs), then draws the figures and builds the
+report, and splits the wall time into:
+
+- fit: the sum of the runs' `fit_seconds` (Keras `model.fit`);
+- trainer outside fit: the rest of `run_experiment` (seeding, build, compile,
+  gradient-flow probes, held-out evaluation, decoded samples);
+- harness: everything in `compare` around the trainer (tasks, clear_session, test
+  predictions, atomic writes, tables): the overhead the harness adds, target < 5%;
+- figures + report: per-run and comparison figures, report.md / report.html.
+
+TensorFlow is imported and one tiny run trained before timing, so import and first
+graph-tracing costs do not count. Prints min and median over repeats and `uptime`,
+since the machine's load moves every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def timed_trainer():
+    """Wraps run_experiment to measure the seconds spent inside it."""
+    from rnnkit.training.fit import run_experiment
+
+    spent = []
+
+    def run_fn(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return run_experiment(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    return run_fn, spent
+
+
+def one_repeat(folder: Path) -> dict:
+    from rnnkit.harness.grid import default_grid
+    from rnnkit.harness.runner import compare
+    from rnnkit.harness.store import load_run
+    from rnnkit.report.report import build_report, write_comparison_figures, write_run_figures
+
+    run_fn, spent = timed_trainer()
+    started = time.perf_counter()
+    results = compare(default_grid(quick=True), folder, progress=False, run_fn=run_fn, figures=False)
+    loop = time.perf_counter() - started
+    started = time.perf_counter()
+    for run_id in results["run_id"]:
+        write_run_figures(folder, run_id)
+    write_comparison_figures(folder)
+    build_report(folder)
+    report = time.perf_counter() - started
+    fit = sum(load_run(folder, r)["metrics"]["timings"].get("fit_seconds", 0.0) for r in results["run_id"])
+    trainer = sum(spent)
+    total = loop + report
+    return {
+        "runs": len(results),
+        "ok": int((results["status"] == "ok").sum()),
+        "total_seconds": total,
+        "seconds_per_run": total / len(results),
+        "fit_seconds": fit,
+        "trainer_outside_fit_seconds": trainer - fit,
+        "harness_seconds": loop - trainer,
+        "figures_report_seconds": report,
+        "harness_share": (loop - trainer) / total,
+        "outside_fit_share": (total - fit) / total,
+    }
+
+
+def warm_up() -> None:
+    """Imports TensorFlow and traces one tiny model so that no repeat pays for it."""
+    from rnnkit.config import ModelSpec, TrainConfig
+    from rnnkit.data.tasks import get_task
+    from rnnkit.training.fit import run_experiment
+
+    task = get_task("adding", timesteps=4, num_samples=30)
+    run_experiment(ModelSpec(cell="gru", units=2), task, TrainConfig(epochs=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+    args = parser.parse_args()
+    load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    warm_up()
+    repeats = []
+    for index in range(args.repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            repeats.append(one_repeat(Path(folder) / "quick"))
+        print(f"repeat {index + 1}: {repeats[-1]['total_seconds']:.1f} s", flush=True)
+    load_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+    print(f"default --quick grid: {repeats[0]['runs']} runs ({repeats[0]['ok']} ok), {args.repeats} repeats")
+    print(f"{'measure':<32}{'min':>10}{'median':>10}")
+    for key in ("total_seconds", "seconds_per_run", "fit_seconds", "trainer_outside_fit_seconds",
+                "harness_seconds", "figures_report_seconds", "harness_share", "outside_fit_share"):
+        values = [r[key] for r in repeats]
+        fmt = (lambda v: f"{100 * v:9.1f}%") if key.endswith("share") else (lambda v: f"{v:10.2f}")
+        print(f"{key:<32}{fmt(min(values))}{fmt(statistics.median(values))}")
+    print(f"uptime before: {load_before}")
+    print(f"uptime after:  {load_after}")
+    if args.json:
+        args.json.write_text(json.dumps({"repeats": repeats, "uptime_before": load_before,
+                                         "uptime_after": load_after}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
