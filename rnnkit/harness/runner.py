@@ -171,7 +171,7 @@ def compare(
         from rnnkit.report.report import write_comparison_figures, write_run_figures
 
         for run in runs:
-            if store.is_finished(out_dir, run.run_id):
+            if store.is_finished(out_dir, run.run_id) and not store.has_figures(out_dir, run.run_id):
                 write_run_figures(out_dir, run.run_id)
         write_comparison_figures(out_dir)
     return tables["results"]

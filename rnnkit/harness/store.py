@@ -112,10 +112,15 @@ def write_figure(path, figure) -> Path:
 
 
 def remove_temporary_files(out_dir) -> int:
-    """Deletes leftovers of interrupted writes (`.NAME.tmp-PID`); returns how many."""
+    """Deletes leftovers of interrupted writes (`.NAME.tmp-PID` files and folders); returns how many."""
     count = 0
-    for path in Path(out_dir).rglob(".*.tmp-*"):
-        path.unlink(missing_ok=True)
+    for path in sorted(Path(out_dir).rglob(".*.tmp-*"), key=lambda p: len(p.parts)):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue  # Inside a folder removed just before.
         count += 1
     return count
 
@@ -140,6 +145,11 @@ def read_status(out_dir, run_id: str) -> dict | None:
     if not all((folder / name).is_file() for name in status.get("files", ())):
         return None
     return status
+
+
+def has_figures(out_dir, run_id: str) -> bool:
+    """Whether the run's figures were drawn (its figures/ folder appears complete or not at all)."""
+    return (run_dir(out_dir, run_id) / FIGURES_FOLDER).is_dir()
 
 
 def is_finished(out_dir, run_id: str) -> bool:

@@ -18,6 +18,7 @@ import base64
 import html
 import math
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def _mean_history(histories: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def write_run_figures(out_dir, run_id: str) -> list[Path]:
-    """Draws one run's figures from its stored files into `runs/<run_id>/figures/`.
+    """Draws (or redraws) one run's figures from its stored files into `runs/<run_id>/figures/`.
 
     Figures: `learning_curve.png` (training and validation loss per epoch),
     `gradient_flow.png` (gradient norm per time step, when recorded), and
@@ -77,6 +78,10 @@ def write_run_figures(out_dir, run_id: str) -> list[Path]:
     run = store.load_run(out_dir, run_id)
     label = run["config"].get("label", run_id)
     folder = store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER
+    # Drawn into a temporary folder renamed at the end: an existing figures/ is complete.
+    drawing = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    if drawing.exists():
+        shutil.rmtree(drawing)
     history = run["history"]
     figures = {}
     if len(history) and "loss" in history:
@@ -91,7 +96,13 @@ def write_run_figures(out_dir, run_id: str) -> list[Path]:
     elif predictions and predictions["kind"] == "classification":
         figures["confusion_matrix"] = plots.plot_confusion_matrix(np.asarray(predictions["matrix"]),
                                                                   predictions["labels"])
-    return [store.write_figure(folder / f"{stem}.png", figure) for stem, figure in figures.items()]
+    drawing.mkdir(parents=True)
+    for stem, figure in figures.items():
+        store.write_figure(drawing / f"{stem}.png", figure)
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(drawing, folder)
+    return [folder / f"{stem}.png" for stem in figures]
 
 
 def write_comparison_figures(out_dir) -> list[Path]:
@@ -193,16 +204,30 @@ def _pick(frame: pd.DataFrame, columns) -> pd.DataFrame:
     return frame[[c for c in columns if c in frame.columns]]
 
 
+def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.dropna(axis="columns", how="all")
+
+
 def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
-    measured = [c for c in summary.columns if c.endswith(("_mean", "_std"))
-                and c.startswith(("best_val_", "test_", "seconds_per_epoch"))]
-    return _pick(summary, ["task", "label", "params", "num_seeds", "num_ok", *measured])
+    """Per configuration: mean ± std over seeds of the validation, test and speed figures."""
+    view = _pick(summary, ["label", "params", "num_seeds", "num_ok"]).copy()
+    means = [c for c in summary.columns if c.endswith("_mean")
+             and c.startswith(("best_val_", "test_", "seconds_per_epoch")) and summary[c].notna().any()]
+    for column in means:
+        name = column[: -len("_mean")]
+        std = summary.get(f"{name}_std", pd.Series(np.nan, index=summary.index))
+        view[name] = [
+            "" if pd.isna(m) else (f"{m:.4g}" if pd.isna(d) else f"{m:.4g} ± {d:.2g}")
+            for m, d in zip(summary[column], std)
+        ]
+    return view
 
 
 def _results_view(results: pd.DataFrame) -> pd.DataFrame:
     metrics = [c for c in results.columns if c.startswith(("best_val_", "test_"))]
-    return _pick(results, ["run_id", "label", "status", "params", "epochs_run", "final_loss",
+    view = _pick(results, ["run_id", "label", "status", "params", "epochs_run", "final_loss",
                            "final_val_loss", *metrics, "seconds_per_epoch"])
+    return _drop_empty(view)
 
 
 def _params_view(params: pd.DataFrame) -> pd.DataFrame:
@@ -218,29 +243,9 @@ def _best_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- report
-
-
-def _sections(out_dir: Path) -> dict:
-    """Collects what both renderings show, from the stored files alone."""
-    results = store.load_results(out_dir)
-    summary = store.load_summary(out_dir)
-    params = store.load_params(out_dir)
-    figures = sorted((out_dir / store.FIGURES_FOLDER).glob("*.png"))
-    run_figures = {}
-    for run_id in results["run_id"]:
-        run_folder = store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER
-        run_figures[run_id] = sorted(run_folder.glob("*.png")) if run_folder.is_dir() else []
-    failed = results[results["status"] != "ok"]
-    return {
-        "results": results,
-        "summary": summary,
-        "params": params,
-        "figures": figures,
-        "run_figures": run_figures,
-        "failed": _pick(failed, ["run_id", "label", "status", "error"]),
-        "environment": store.load_environment(out_dir),
-        "grid": store.load_grid_text(out_dir),
-    }
+# The report is a list of blocks, rendered twice: as Markdown and as HTML.
+# ("h2" | "h3" | "p", text), ("table", DataFrame), ("figure", path, caption),
+# ("pre", text), ("runs", [(title, [paths])]).
 
 
 def _caption(path: Path) -> str:
@@ -262,39 +267,75 @@ def _environment_frame(environment: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
+def report_blocks(out_dir) -> list[tuple]:
+    """Collects the report's content from the stored files alone, in reading order."""
+    out_dir = Path(out_dir)
+    results = store.load_results(out_dir)
+    summary = store.load_summary(out_dir)
+    params = store.load_params(out_dir)
+    environment = store.load_environment(out_dir)
+    date = environment.get("date", "an unknown date")
+    blocks = [
+        ("h1", f"rnnkit comparison report: {out_dir.name}"),
+        ("p", f"Built from the run store; runs started on {date}. {_status_line(results)}"),
+        ("h2", "Best configuration per task (lowest mean best validation loss)"),
+        ("table", _best_rows(summary)),
+    ]
+    tasks = list(dict.fromkeys(results["task"]))
+    for task in tasks:
+        blocks += [("h2", f"Task: {task}"), ("h3", "Summary over seeds (mean ± std)")]
+        blocks.append(("table", _summary_view(summary[summary["task"] == task])))
+        for prefix in FIGURE_CAPTIONS:
+            path = out_dir / store.FIGURES_FOLDER / f"{prefix}_{task}.png"
+            if path.is_file():
+                blocks.append(("figure", path, _caption(path)))
+        blocks += [("h3", "Every run"), ("table", _results_view(results[results["task"] == task]))]
+    blocks += [("h2", "Parameter counts per layer"), ("table", _params_view(params))]
+    failed = results[results["status"] != "ok"]
+    if len(failed):
+        blocks += [("h2", "Runs that did not finish normally"),
+                   ("table", _pick(failed, ["run_id", "label", "status", "error"]))]
+    runs = []
+    for run_id, label in zip(results["run_id"], results["label"]):
+        folder = store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER
+        runs.append((f"{label} ({run_id})", sorted(folder.glob("*.png")) if folder.is_dir() else []))
+    blocks += [("h2", "Figures of each run"), ("runs", runs)]
+    blocks += [("h2", "Grid"), ("pre", store.load_grid_text(out_dir))]
+    blocks += [("h2", "Environment"), ("table", _environment_frame(environment))]
+    return blocks
+
+
 def render_markdown(out_dir) -> str:
     """Returns report.md's text for a comparison folder (figures linked as files)."""
     out_dir = Path(out_dir)
-    parts = _sections(out_dir)
-    environment = parts["environment"]
-    lines = [
-        f"# rnnkit comparison report: {out_dir.name}\n",
-        f"Built from the run store on {environment.get('date', 'an unknown date')}. "
-        f"{_status_line(parts['results'])}\n",
-        "## Best configuration per task (lowest mean best validation loss)\n",
-        markdown_table(_best_rows(parts["summary"])),
-        "## Summary over seeds\n",
-        markdown_table(_summary_view(parts["summary"])),
-        "## Figures\n",
-    ]
-    for path in parts["figures"]:
-        relative = path.relative_to(out_dir).as_posix()
-        lines.append(f"![{_caption(path)}]({relative})\n\n_{_caption(path)}_\n")
-    lines += ["## Parameter counts per layer\n", markdown_table(_params_view(parts["params"]))]
-    lines += ["## Every run\n", markdown_table(_results_view(parts["results"]))]
-    if len(parts["failed"]):
-        lines += ["## Runs that did not finish normally\n", markdown_table(parts["failed"])]
-    lines.append("## Figures of each run\n")
-    for run_id, paths in parts["run_figures"].items():
-        links = ", ".join(f"[{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in paths)
-        lines.append(f"- `{run_id}`: {links or '(none)'}")
-    lines += ["\n## Grid\n", "```yaml\n" + parts["grid"].rstrip() + "\n```\n"]
-    lines += ["## Environment\n", markdown_table(_environment_frame(environment))]
+    lines = []
+    for block in report_blocks(out_dir):
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            lines.append(f"{'#' * int(kind[1])} {block[1]}\n")
+        elif kind == "p":
+            lines.append(f"{block[1]}\n")
+        elif kind == "table":
+            lines.append(markdown_table(block[1]))
+        elif kind == "figure":
+            lines.append(f"![{block[2]}]({block[1].relative_to(out_dir).as_posix()})\n\n_{block[2]}_\n")
+        elif kind == "pre":
+            lines.append("```yaml\n" + block[1].rstrip() + "\n```\n")
+        elif kind == "runs":
+            for title, paths in block[1]:
+                links = ", ".join(f"[{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in paths)
+                lines.append(f"- {title}: {links or '(none)'}")
+            lines.append("")
     return "\n".join(lines)
 
 
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _html_figure(path: Path, caption: str) -> str:
+    caption = html.escape(caption)
+    return f'<figure><img src="{_data_uri(path)}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
 
 
 _STYLE = """
@@ -311,38 +352,22 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 def render_html(out_dir) -> str:
     """Returns report.html's text: one self-contained page, figures embedded as data URIs."""
     out_dir = Path(out_dir)
-    parts = _sections(out_dir)
-    environment = parts["environment"]
+    body = []
+    for block in report_blocks(out_dir):
+        kind = block[0]
+        if kind in ("h1", "h2", "h3", "p"):
+            body.append(f"<{kind}>{html.escape(block[1])}</{kind}>")
+        elif kind == "table":
+            body.append(html_table(block[1]))
+        elif kind == "figure":
+            body.append(_html_figure(block[1], block[2]))
+        elif kind == "pre":
+            body.append(f"<pre>{html.escape(block[1])}</pre>")
+        elif kind == "runs":
+            for title, paths in block[1]:
+                figures = "".join(_html_figure(path, path.stem) for path in paths) or "<p>(no figures)</p>"
+                body.append(f"<details><summary>{html.escape(title)}</summary>{figures}</details>")
     title = html.escape(f"rnnkit comparison report: {out_dir.name}")
-    body = [
-        f"<h1>{title}</h1>",
-        f"<p>Built from the run store on {html.escape(str(environment.get('date', 'an unknown date')))}. "
-        f"{html.escape(_status_line(parts['results']))}</p>",
-        "<h2>Best configuration per task (lowest mean best validation loss)</h2>",
-        html_table(_best_rows(parts["summary"])),
-        "<h2>Summary over seeds</h2>",
-        html_table(_summary_view(parts["summary"])),
-        "<h2>Figures</h2>",
-    ]
-    for path in parts["figures"]:
-        caption = html.escape(_caption(path))
-        body.append(f'<figure><img src="{_data_uri(path)}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
-    body += ["<h2>Parameter counts per layer</h2>", html_table(_params_view(parts["params"]))]
-    body += ["<h2>Every run</h2>", html_table(_results_view(parts["results"]))]
-    if len(parts["failed"]):
-        body += ["<h2>Runs that did not finish normally</h2>", html_table(parts["failed"])]
-    body.append("<h2>Figures of each run</h2>")
-    labels = dict(zip(parts["results"]["run_id"], parts["results"]["label"]))
-    for run_id, paths in parts["run_figures"].items():
-        if not paths:
-            continue
-        images = "".join(
-            f'<figure><img src="{_data_uri(p)}" alt="{html.escape(p.stem)}"><figcaption>{html.escape(p.stem)}</figcaption></figure>'
-            for p in paths
-        )
-        body.append(f"<details><summary>{html.escape(str(labels[run_id]))} ({run_id})</summary>{images}</details>")
-    body += ["<h2>Grid</h2>", f"<pre>{html.escape(parts['grid'])}</pre>"]
-    body += ["<h2>Environment</h2>", html_table(_environment_frame(environment))]
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
@@ -383,7 +408,7 @@ def build_report(out_dir, *, zip_path=None) -> Path:
     if not any((out_dir / store.FIGURES_FOLDER).glob("*.png")):
         write_comparison_figures(out_dir)
     for run_id in store.load_results(out_dir)["run_id"]:
-        if store.is_finished(out_dir, run_id) and not (store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER).is_dir():
+        if store.is_finished(out_dir, run_id) and not store.has_figures(out_dir, run_id):
             write_run_figures(out_dir, run_id)
     store.write_text(out_dir / REPORT_MD, render_markdown(out_dir))
     path = store.write_text(out_dir / REPORT_HTML, render_html(out_dir))

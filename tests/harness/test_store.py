@@ -54,3 +54,11 @@ def test_readers_name_the_folder_when_it_is_not_a_comparison(tmp_path):
     with pytest.raises(DataError, match=r"Invalid value for `run_id`: got 'nope'; expected a finished run under"):
         store.load_run(tmp_path, "nope")
     assert store.load_environment(tmp_path) == {} and store.load_grid_text(tmp_path) == ""
+
+
+def test_leftover_temporary_folders_are_removed_with_their_content(tmp_path):
+    drawing = tmp_path / "runs" / "abc" / ".figures.tmp-42"
+    drawing.mkdir(parents=True)
+    (drawing / ".learning_curve.png.tmp-42").write_bytes(b"half")
+    assert store.remove_temporary_files(tmp_path) == 1
+    assert not drawing.exists() and (tmp_path / "runs" / "abc").is_dir()

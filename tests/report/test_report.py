@@ -119,3 +119,11 @@ def test_tables_escape_their_cells():
     frame = pd.DataFrame({"a": ["x|y", "<b>"], "b": [0.123456, float("nan")]})
     assert markdown_table(frame).splitlines()[2] == "| x\\|y | 0.1235 |"
     assert "<td>&lt;b&gt;</td><td></td>" in html_table(frame)
+
+
+def test_compare_again_keeps_drawn_run_figures(folder):
+    figures = sorted((folder / "runs").glob("*/figures/*.png"))
+    before = {p: p.stat().st_mtime_ns for p in figures}
+    calls = []
+    compare(GRID, folder, run_fn=lambda *a, **k: calls.append(a), progress=False)
+    assert calls == [] and {p: p.stat().st_mtime_ns for p in figures} == before
