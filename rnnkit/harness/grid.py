@@ -52,8 +52,8 @@ import yaml
 
 from rnnkit.checks import check_choice, check_non_negative_int, invalid
 from rnnkit.config import CELLS, VARIETIES, ModelSpec, TrainConfig
-from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.data.tasks import get_task_entry, task_names
+from rnnkit.errors import ConfigError, RnnkitError
 
 GRID_KEYS = ("tasks", "cells", "varieties", "model", "train", "seeds")
 TASK_VARIETY = "task"  # In `varieties`: the variety each task was made for.

@@ -200,7 +200,7 @@ def test_invalid_grid_stops_before_the_first_run(tmp_path):
 
 
 def test_tensorboard_without_the_package_is_refused_before_any_run(tmp_path, monkeypatch):
-    import rnnkit.harness.runner as runner
+    from rnnkit.harness import runner
 
     monkeypatch.setattr(runner, "tensorboard_available", lambda: False)
     trainer = FakeTrainer()

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from rnnkit.errors import DataError
-from rnnkit.harness import store
 from rnnkit.harness.runner import compare
 from rnnkit.report.report import build_report, html_table, markdown_table
 from rnnkit.training.result import RunResult
