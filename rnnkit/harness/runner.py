@@ -145,7 +145,11 @@ def compare(
     out_dir.mkdir(parents=True, exist_ok=True)
     store.remove_temporary_files(out_dir)
     store.write_text(out_dir / store.GRID_FILE, grid_text)
-    store.write_json(out_dir / store.ENVIRONMENT_FILE, _environment(runs))
+    environment = _environment(runs)
+    started = store.load_environment(out_dir).get("date")
+    if started:  # A resumed comparison keeps the date it was first started.
+        environment["resumed"], environment["date"] = environment["date"], started
+    store.write_json(out_dir / store.ENVIRONMENT_FILE, environment)
 
     def pending(run: RunConfig) -> bool:
         status = store.read_status(out_dir, run.run_id)

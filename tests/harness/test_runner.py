@@ -139,9 +139,12 @@ def test_restart_skips_finished_runs_and_retry_failed_reruns_failures(tmp_path):
     run(tmp_path, FakeTrainer(raise_on={("adding", "gru", 2, 0)}))
     folder = tmp_path / "out" / "runs"
     before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    first_date = store.load_environment(tmp_path / "out")["date"]
     again = FakeTrainer()
     results = run(tmp_path, again)
     assert again.calls == []
+    environment = store.load_environment(tmp_path / "out")
+    assert environment["date"] == first_date and "resumed" in environment
     assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
     assert (results["status"] == "failed").sum() == 1
     retry = FakeTrainer()
