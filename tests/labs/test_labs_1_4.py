@@ -67,3 +67,61 @@ def test_lab01_hidden_state(tmp_path):
     lengths = tables["length_invariance.csv"]
     assert lengths.groupby("cell")["count_params"].nunique().eq(1).all()
     assert summary["next_char_output_dim"] == summary["next_char_vocab_size"]
+
+
+def test_lab02_varieties(tmp_path):
+    summary = run_quick("lab02_varieties.py", tmp_path)
+    tables = check_outputs(tmp_path, ["varieties.png", "learning_curves.png"], ["varieties.csv"])
+    table = tables["varieties.csv"].set_index("variety")
+    assert list(table.index) == ["one_to_one", "many_to_one", "one_to_many", "many_to_many", "seq2seq"]
+    # Quick sizes: sine windows of 8 steps, waves of 8 steps, copy over 8 steps with 4 symbols
+    # (vocabulary of 6 with padding and unknown), reversal of up to 4 letters (+ <end>).
+    assert table.loc["many_to_one", "model_input"] == "(batch, 8, 1)"
+    assert table.loc["one_to_many", "model_input"] == "(batch, 3)"
+    assert table.loc["one_to_many", "model_output"] == "(batch, 8, 1)"
+    assert table.loc["many_to_many", "model_output"] == "(batch, 8, 6)"
+    # SimpleRNN with 8 units on 1 feature plus a Dense head: 8*(8+1+1) + 8*1+1 = 89.
+    # The MLP flattens 8 values into 8 hidden units: 8*8+8 + 8*1+1 = 81.
+    assert summary["many_to_one_params"] == 89
+    assert summary["one_to_one_params"] == 81
+    # Chance level of copying one of 4 symbols.
+    assert summary["many_to_many_baseline_token_accuracy"] == pytest.approx(0.25)
+
+
+def test_lab03_bptt(tmp_path):
+    summary = run_quick("lab03_bptt.py", tmp_path)
+    tables = check_outputs(
+        tmp_path,
+        ["gradient_flow_linear.png", "gradient_flow_tanh.png", "clipping.png", "truncation.png", "initialisation.png"],
+        ["gradient_flow.csv", "clipping.csv", "truncation.csv", "initialisation.csv"],
+    )
+    timesteps = summary["timesteps_flow"]
+    # A linear recurrence with W_hh = rho * orthogonal scales the gradient by exactly rho per
+    # step back, so over T - 1 steps: 0.5 ** 19 ~ 2e-6 and 1.5 ** 19 ~ 2e3 (quick T = 20).
+    assert summary["first_over_last_linear_rho_0.5"] < 1e-3
+    assert summary["first_over_last_linear_rho_1.5"] > 1e2
+    assert summary["factor_per_step_linear_rho_0.5"] == pytest.approx(0.5, rel=0.1)
+    assert summary["factor_per_step_linear_rho_1.5"] == pytest.approx(1.5, rel=0.1)
+    assert summary["radius_measured_tanh_rho_1.5"] == pytest.approx(1.5, abs=1e-5)
+    assert timesteps == 20
+    # Keras' random_normal initialiser (stddev 0.05) gives a small radius: gradients vanish at once.
+    assert summary["init_random_normal_first_over_last"] < summary["init_orthogonal_first_over_last"]
+    truncation = tables["truncation.csv"]
+    assert set(truncation["truncation_length"]) == {2, 8}
+
+
+def test_lab04_gated_cells(tmp_path):
+    summary = run_quick("lab04_gated_cells.py", tmp_path)
+    tables = check_outputs(tmp_path, ["score_vs_timesteps.png", "learning_curves_longest.png"],
+                           ["results.csv", "params.csv"])
+    # Quick: units 8 on 2 features, Dense head 8*1+1 = 9. SimpleRNN 8*(8+2+1) + 9,
+    # LSTM 4*8*(8+2+1) + 9, GRU (reset_after) 3*8*(8+2+2) + 9.
+    assert summary["simple_rnn_params"] == 97
+    assert summary["lstm_params"] == 361
+    assert summary["gru_params"] == 297
+    results = tables["results.csv"]
+    assert sorted(set(results["timesteps"])) == [5, 10]
+    assert len(results) == 6
+    # The mean predictor's MSE estimates the variance of a sum of two U(0, 1): 1/6, on
+    # only 40 test samples here, so loosely.
+    assert 0.05 < summary["baseline_T10_test_mse"] < 0.35
