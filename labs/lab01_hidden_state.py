@@ -49,11 +49,11 @@ import keras
 import matplotlib
 
 matplotlib.use("Agg")  # Labs write PNG files; no window is opened.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import rnnkit  # noqa: E402
+import rnnkit
 
 SEED = 1
 
@@ -169,7 +169,7 @@ def main(argv=None) -> dict:
         name = label.lower().replace(" ", "_").replace("=", "_").replace("(", "").replace(")", "")
         variant = build_regressor(variant_spec.replace(name=name), timesteps, num_features)
         lines = io.StringIO()
-        variant.summary(print_fn=lambda line, *args, **kwargs: lines.write(line + "\n"))
+        variant.summary(print_fn=lambda line, *args, sink=lines, **kwargs: sink.write(line + "\n"))
         summaries.append(f"=== {label} ===\n{lines.getvalue()}")
         table = rnnkit.param_table(variant).set_index("layer")
         width = num_features
@@ -262,7 +262,7 @@ def main(argv=None) -> dict:
         "stacked_projection_max_abs_diff": library_difference,
         "hand_vs_keras_hidden_states_max_abs_diff": sequence_difference,
         "formulas_matching_keras": int(params["match"].sum()),
-        "formulas_checked": int(len(params)),
+        "formulas_checked": len(params),
         "parameter_count_independent_of_length": float(length_invariant),
         "next_char_output_dim": language_output_dim,
         "next_char_vocab_size": vocab_size,

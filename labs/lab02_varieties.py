@@ -47,11 +47,11 @@ import keras
 import matplotlib
 
 matplotlib.use("Agg")  # Labs write PNG files; no window is opened.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import rnnkit  # noqa: E402
+import rnnkit
 
 SEED = 2
 
@@ -182,7 +182,7 @@ def main(argv=None) -> dict:
     predicted = results["one_to_many"].model.predict(task.test.x[:1], verbose=0)[0, :, 0]
     axes[2].plot(task.test.y[0, :, 0], "k-", label="truth")
     axes[2].plot(predicted, "o--", markersize=3, label="prediction")
-    frequency, phase, amplitude = task.test.x[0]
+    frequency, _phase, amplitude = task.test.x[0]
     axes[2].set_title(f"one_to_many: wave f={frequency:.2f} a={amplitude:.2f}")
     axes[2].set_xlabel("output step")
     axes[2].legend(fontsize=8)

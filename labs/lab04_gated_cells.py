@@ -48,11 +48,11 @@ import keras
 import matplotlib
 
 matplotlib.use("Agg")  # Labs write PNG files; no window is opened.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import rnnkit  # noqa: E402
+import rnnkit
 
 SEED = 4
 CELLS = ("simple_rnn", "lstm", "gru")
