@@ -6,11 +6,14 @@ Goal: Measure, on two tasks that need opposite directions, what a forward reader
     can learn; count what each costs in parameters; and time `unroll=True` against the
     symbolic loop on short sequences.
 Estimated run time (measured on the course machine, 2 CPU cores, after imports):
-    --quick about 25 s; full about 3 min.
+    --quick 30 s (34 s with imports; seven small trainings); full 2.4 min (144 s).
 
 Run it:
 
     python labs/lab07_deep_bidirectional.py --quick --out labs_out/lab07
+
+Outputs (in `--out`, default `labs_out/lab07`): `results.csv`, `params.csv`, `unroll.csv`,
+`accuracy.png`, `summary.json`.
 """
 
 # ## Introduction
@@ -50,20 +53,36 @@ import keras
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import rnnkit  # noqa: E402
+import rnnkit
 
 SEED = 0
 # `readers`: which readers to train (the quick run leaves out the stacked one).
-QUICK = {"timesteps": 10, "delay": 2, "num_symbols": 4, "num_samples": 500, "units": 16,
-         "embedding_dim": 8, "epochs": 3, "batch_size": 32,
-         "readers": ("forward", "backward", "bidirectional")}
-FULL = {"timesteps": 20, "delay": 4, "num_symbols": 8, "num_samples": 3000, "units": 32,
-        "embedding_dim": 8, "epochs": 10, "batch_size": 64,
-        "readers": ("forward", "backward", "bidirectional", "stacked forward")}
+QUICK = {
+    "timesteps": 10,
+    "delay": 2,
+    "num_symbols": 4,
+    "num_samples": 500,
+    "units": 16,
+    "embedding_dim": 8,
+    "epochs": 3,
+    "batch_size": 32,
+    "readers": ("forward", "backward", "bidirectional"),
+}
+FULL = {
+    "timesteps": 20,
+    "delay": 4,
+    "num_symbols": 8,
+    "num_samples": 3000,
+    "units": 32,
+    "embedding_dim": 8,
+    "epochs": 10,
+    "batch_size": 64,
+    "readers": ("forward", "backward", "bidirectional", "stacked forward"),
+}
 # Reader name -> the ModelSpec options that make it.
 READERS = {
     "forward": {},
@@ -76,7 +95,9 @@ READERS = {
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Lab 7: deep and bidirectional RNNs.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (well under a minute)")
-    parser.add_argument("--out", default="labs_out/lab07", help="output folder (default labs_out/lab07)")
+    parser.add_argument(
+        "--out", default="labs_out/lab07", help="output folder (default labs_out/lab07)"
+    )
     return parser.parse_args(argv)
 
 
@@ -91,11 +112,20 @@ def reversed_in_time(split):
 
 def make_tasks(settings: dict) -> dict:
     """Returns the copy task (look back `delay` steps) and its time-reversed twin (look ahead)."""
-    copy = rnnkit.get_task("copy", seed=SEED, timesteps=settings["timesteps"], delay=settings["delay"],
-                           num_symbols=settings["num_symbols"], num_samples=settings["num_samples"])
+    copy = rnnkit.get_task(
+        "copy",
+        seed=SEED,
+        timesteps=settings["timesteps"],
+        delay=settings["delay"],
+        num_symbols=settings["num_symbols"],
+        num_samples=settings["num_samples"],
+    )
     lookahead = dataclasses.replace(
-        copy, name="lookahead", train=reversed_in_time(copy.train),
-        validation=reversed_in_time(copy.validation), test=reversed_in_time(copy.test),
+        copy,
+        name="lookahead",
+        train=reversed_in_time(copy.train),
+        validation=reversed_in_time(copy.validation),
+        test=reversed_in_time(copy.test),
         description=f"Target at step t is the input at step t + {settings['delay']}.",
     )
     return {"copy": copy, "lookahead": lookahead}
@@ -105,17 +135,26 @@ def make_tasks(settings: dict) -> dict:
 
 
 def reader_spec(settings: dict, options: dict, unroll: bool = False) -> rnnkit.ModelSpec:
-    return rnnkit.ModelSpec(cell="gru", variety="many_to_many", units=settings["units"],
-                            embedding_dim=settings["embedding_dim"], unroll=unroll, **options)
+    return rnnkit.ModelSpec(
+        cell="gru",
+        variety="many_to_many",
+        units=settings["units"],
+        embedding_dim=settings["embedding_dim"],
+        unroll=unroll,
+        **options,
+    )
 
 
 # ## Train
 
 
 def train_reader(task, settings: dict, options: dict, unroll: bool = False):
-    config = rnnkit.TrainConfig(epochs=settings["epochs"], batch_size=settings["batch_size"],
-                                learning_rate=1e-2, seed=SEED)
-    return rnnkit.run_experiment(reader_spec(settings, options, unroll), task, config, gradient_flow=False)
+    config = rnnkit.TrainConfig(
+        epochs=settings["epochs"], batch_size=settings["batch_size"], learning_rate=1e-2, seed=SEED
+    )
+    return rnnkit.run_experiment(
+        reader_spec(settings, options, unroll), task, config, gradient_flow=False
+    )
 
 
 def steady_seconds_per_epoch(result) -> float:
@@ -135,12 +174,15 @@ def compare_unroll(task, settings: dict, looped) -> dict:
     twin = rnnkit.build_model(reader_spec(settings, {}, unroll=True), task)
     twin.set_weights(trained_model.get_weights())
     x = task.test.x
-    difference = np.abs(np.asarray(twin.predict(x, verbose=0)) - np.asarray(trained_model.predict(x, verbose=0)))
+    difference = np.abs(
+        np.asarray(twin.predict(x, verbose=0)) - np.asarray(trained_model.predict(x, verbose=0))
+    )
     return {
         "loop_seconds_per_epoch": steady_seconds_per_epoch(looped),
         "unroll_seconds_per_epoch": steady_seconds_per_epoch(unrolled),
         "loop_build_seconds": looped.timings["build_seconds"] + looped.timings["compile_seconds"],
-        "unroll_build_seconds": unrolled.timings["build_seconds"] + unrolled.timings["compile_seconds"],
+        "unroll_build_seconds": unrolled.timings["build_seconds"]
+        + unrolled.timings["compile_seconds"],
         "unroll_max_output_difference": float(difference.max()),
     }
 
@@ -178,8 +220,10 @@ def main(argv=None) -> dict:
     copy = tasks["copy"]
     chance = 1.0 / settings["num_symbols"]
     sample = copy.train
-    print(f"copy: input {copy.vocab.decode(sample.x[0])!r}, target (from step {settings['delay']}) "
-          f"{copy.vocab.decode(sample.y[0][settings['delay']:])!r}; lookahead is the same, time-reversed.")
+    print(
+        f"copy: input {copy.vocab.decode(sample.x[0])!r}, target (from step {settings['delay']}) "
+        f"{copy.vocab.decode(sample.y[0][settings['delay'] :])!r}; lookahead is the same, time-reversed."
+    )
 
     readers = settings["readers"]
     rows, param_tables, runs = [], [], {}
@@ -188,11 +232,16 @@ def main(argv=None) -> dict:
             result = train_reader(task, settings, READERS[reader])
             runs[(task_name, reader)] = result
             rnn_params = int(result.model.get_layer("rnn_1").count_params())
-            rows.append({
-                "task": task_name, "reader": reader, "token_accuracy": result.metrics["token_accuracy"],
-                "params": result.params["total"], "rnn_1_params": rnn_params,
-                "seconds_per_epoch": steady_seconds_per_epoch(result),
-            })
+            rows.append(
+                {
+                    "task": task_name,
+                    "reader": reader,
+                    "token_accuracy": result.metrics["token_accuracy"],
+                    "params": result.params["total"],
+                    "rnn_1_params": rnn_params,
+                    "seconds_per_epoch": steady_seconds_per_epoch(result),
+                }
+            )
             if task_name == "copy":
                 param_tables.append(rnnkit.param_table(result.model).assign(reader=reader))
     table = pd.DataFrame(rows)
@@ -204,7 +253,11 @@ def main(argv=None) -> dict:
     pd.DataFrame([unroll]).to_csv(out / "unroll.csv", index=False)
 
     def accuracy(task_name, reader):
-        return float(table[(table["task"] == task_name) & (table["reader"] == reader)]["token_accuracy"].iloc[0])
+        return float(
+            table[(table["task"] == task_name) & (table["reader"] == reader)][
+                "token_accuracy"
+            ].iloc[0]
+        )
 
     def count(reader, column="params"):
         return int(table[(table["task"] == "copy") & (table["reader"] == reader)][column].iloc[0])
@@ -218,7 +271,10 @@ def main(argv=None) -> dict:
         summary[f"{key}_params"] = count(reader)
         summary[f"{key}_rnn_1_params"] = count(reader, "rnn_1_params")
         summary[f"{key}_seconds_per_epoch"] = float(
-            table[(table["task"] == "copy") & (table["reader"] == reader)]["seconds_per_epoch"].iloc[0])
+            table[(table["task"] == "copy") & (table["reader"] == reader)][
+                "seconds_per_epoch"
+            ].iloc[0]
+        )
     summary.update(unroll)
     summary["run_seconds"] = time.perf_counter() - started
     summary = {key: float(value) for key, value in summary.items()}
@@ -227,15 +283,23 @@ def main(argv=None) -> dict:
     print("\nWhat to look at")
     print(f"- Held-out token accuracy (chance {chance:.2f}):")
     for reader in readers:
-        print(f"    {reader:16s} copy {accuracy('copy', reader):.3f}   lookahead {accuracy('lookahead', reader):.3f}"
-              f"   {count(reader)} parameters")
-    print(f"- Bidirectional rnn_1 has {count('bidirectional', 'rnn_1_params')} parameters, "
-          f"2 x {count('forward', 'rnn_1_params')} of the forward layer; go_backwards adds none "
-          f"({count('backward', 'rnn_1_params')}).")
-    print(f"- unroll: {unroll['unroll_seconds_per_epoch']:.3f} s per epoch vs {unroll['loop_seconds_per_epoch']:.3f} s "
-          f"with the loop (build + compile {unroll['unroll_build_seconds']:.2f} s vs {unroll['loop_build_seconds']:.2f} s); "
-          f"same weights give outputs within {unroll['unroll_max_output_difference']:.1e}.")
-    print(f"- Tables and figures in {out}: results.csv, params.csv, unroll.csv, accuracy.png, summary.json.")
+        print(
+            f"    {reader:16s} copy {accuracy('copy', reader):.3f}   lookahead {accuracy('lookahead', reader):.3f}"
+            f"   {count(reader)} parameters"
+        )
+    print(
+        f"- Bidirectional rnn_1 has {count('bidirectional', 'rnn_1_params')} parameters, "
+        f"2 x {count('forward', 'rnn_1_params')} of the forward layer; go_backwards adds none "
+        f"({count('backward', 'rnn_1_params')})."
+    )
+    print(
+        f"- unroll: {unroll['unroll_seconds_per_epoch']:.3f} s per epoch vs {unroll['loop_seconds_per_epoch']:.3f} s "
+        f"with the loop (build + compile {unroll['unroll_build_seconds']:.2f} s vs {unroll['loop_build_seconds']:.2f} s); "
+        f"same weights give outputs within {unroll['unroll_max_output_difference']:.1e}."
+    )
+    print(
+        f"- Tables and figures in {out}: results.csv, params.csv, unroll.csv, accuracy.png, summary.json."
+    )
     return summary
 
 
