@@ -6,7 +6,8 @@ Goal: Train a recurrent network to predict the next character of a book, measure
     minibatch partitioning (the latter with stateful training), and generate text from
     a prefix at several temperatures.
 Estimated run time (measured on the course machine, 2 CPU cores, after imports):
-    --quick about 14 s; full about 3 min (The Time Machine) .
+    --quick 11 s (17 s with imports); full 101 s on The Time Machine (168 s while
+    other jobs shared the 2 cores).
 
 Run it:
 
@@ -17,6 +18,9 @@ The corpus is H. G. Wells' The Time Machine when `timemachine.txt` lies in the f
 named by `RNNKIT_DATA_DIR` (or you pass `--text PATH`); otherwise the lab falls back to
 the built-in corpus (the Python documentation topics, task `builtin_lm`), which needs
 no download. The lab itself never downloads anything.
+
+Outputs (in `--out`, default `labs_out/lab05`): `perplexity.csv`, `history.csv`, `samples.csv`,
+`learning_curves.png`, `perplexity.png`, `summary.json`.
 """
 
 # ## Introduction
@@ -56,29 +60,43 @@ import keras
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import rnnkit  # noqa: E402
+import rnnkit
 
 SEED = 0
 TEMPERATURES = (0.5, 1.0, 1.5)
 QUICK = {
-    "max_chars": 20_000, "num_steps": 20, "batch_size": 32, "units": 48, "embedding_dim": 16,
-    "epochs": 3, "generate_tokens": 60,
+    "max_chars": 20_000,
+    "num_steps": 20,
+    "batch_size": 32,
+    "units": 48,
+    "embedding_dim": 16,
+    "epochs": 3,
+    "generate_tokens": 60,
 }
 FULL = {
-    "max_chars": None, "num_steps": 32, "batch_size": 32, "units": 128, "embedding_dim": 32,
-    "epochs": 10, "generate_tokens": 200,
+    "max_chars": None,
+    "num_steps": 32,
+    "batch_size": 32,
+    "units": 128,
+    "embedding_dim": 32,
+    "epochs": 10,
+    "generate_tokens": 200,
 }
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Lab 5: a character-level language model.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (well under a minute)")
-    parser.add_argument("--out", default="labs_out/lab05", help="output folder (default labs_out/lab05)")
-    parser.add_argument("--text", default=None, help="a UTF-8 text file to use instead of the default corpus")
+    parser.add_argument(
+        "--out", default="labs_out/lab05", help="output folder (default labs_out/lab05)"
+    )
+    parser.add_argument(
+        "--text", default=None, help="a UTF-8 text file to use instead of the default corpus"
+    )
     return parser.parse_args(argv)
 
 
@@ -101,8 +119,12 @@ def corpus_choice(text_path) -> tuple[str, dict, str]:
 
 def make_task(name: str, options: dict, settings: dict, partition: str):
     """Builds the language-model task with one of the two partitionings."""
-    options = dict(options, num_steps=settings["num_steps"], partition=partition,
-                   batch_size=settings["batch_size"])
+    options = dict(
+        options,
+        num_steps=settings["num_steps"],
+        partition=partition,
+        batch_size=settings["batch_size"],
+    )
     if name != "text_lm":
         options["max_chars"] = settings["max_chars"]
     return rnnkit.get_task(name, seed=SEED, **options)
@@ -121,8 +143,11 @@ def unigram_perplexity(task) -> float:
 
 def language_model_spec(settings: dict, stateful: bool) -> rnnkit.ModelSpec:
     return rnnkit.ModelSpec(
-        cell="gru", variety="many_to_many", units=settings["units"],
-        embedding_dim=settings["embedding_dim"], stateful=stateful,
+        cell="gru",
+        variety="many_to_many",
+        units=settings["units"],
+        embedding_dim=settings["embedding_dim"],
+        stateful=stateful,
         name="stateful_lm" if stateful else "lm",
     )
 
@@ -132,10 +157,16 @@ def language_model_spec(settings: dict, stateful: bool) -> rnnkit.ModelSpec:
 
 def train_language_model(task, settings: dict, stateful: bool):
     config = rnnkit.TrainConfig(
-        epochs=settings["epochs"], batch_size=settings["batch_size"], learning_rate=5e-3,
-        clipnorm=1.0, seed=SEED, shuffle=not stateful,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        learning_rate=5e-3,
+        clipnorm=1.0,
+        seed=SEED,
+        shuffle=not stateful,
     )
-    return rnnkit.run_experiment(language_model_spec(settings, stateful), task, config, gradient_flow=False)
+    return rnnkit.run_experiment(
+        language_model_spec(settings, stateful), task, config, gradient_flow=False
+    )
 
 
 def perplexity_with_state_reset(model, split, batch_size: int) -> float:
@@ -145,7 +176,7 @@ def perplexity_with_state_reset(model, split, batch_size: int) -> float:
         for layer in model.layers:
             if getattr(layer, "stateful", False):
                 layer.reset_states()
-        probs.append(np.asarray(model.predict_on_batch(split.x[start: start + batch_size])))
+        probs.append(np.asarray(model.predict_on_batch(split.x[start : start + batch_size])))
     probs = np.concatenate(probs)
     return rnnkit.perplexity_from_probs(probs, split.y[: len(probs)])
 
@@ -164,11 +195,11 @@ def vocab_words(vocab, window) -> list:
 
 def text_statistics(generated: str, prefix: str, known_words: set) -> dict:
     """Measures generated text: share of real words, and how repetitive it is."""
-    new_text = generated[len(prefix):]
+    new_text = generated[len(prefix) :]
     words = [word.strip(".,;:!?\"'()") for word in new_text.split()]
     words = [word for word in words if word]
     real_share = sum(word in known_words for word in words) / len(words) if words else math.nan
-    grams = [new_text[i: i + 4] for i in range(max(len(new_text) - 3, 0))]
+    grams = [new_text[i : i + 4] for i in range(max(len(new_text) - 3, 0))]
     distinct_share = len(set(grams)) / len(grams) if grams else math.nan
     return {"real_word_share": real_share, "distinct_4gram_share": distinct_share}
 
@@ -180,8 +211,13 @@ def plot_learning_curves(histories: dict, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(6, 4))
     for label, history in histories.items():
         axis.plot(history["epoch"], np.exp(history["loss"]), marker="o", label=f"{label} train")
-        axis.plot(history["epoch"], np.exp(history["val_loss"]), marker="s", linestyle="--",
-                  label=f"{label} validation")
+        axis.plot(
+            history["epoch"],
+            np.exp(history["val_loss"]),
+            marker="s",
+            linestyle="--",
+            label=f"{label} validation",
+        )
     axis.set_xlabel("epoch")
     axis.set_ylabel("perplexity = exp(mean loss)")
     axis.set_title("Character language model: perplexity per epoch")
@@ -217,8 +253,10 @@ def main(argv=None) -> dict:
     sequential_task = make_task(name, options, settings, "sequential")
     vocab = random_task.vocab
     first_x, first_y = random_task.train.x[0], random_task.train.y[0]
-    print(f"Corpus task {name!r}: vocab_size {vocab.vocab_size}, "
-          f"{random_task.train.num_samples} training windows of {settings['num_steps']} characters.")
+    print(
+        f"Corpus task {name!r}: vocab_size {vocab.vocab_size}, "
+        f"{random_task.train.num_samples} training windows of {settings['num_steps']} characters."
+    )
     print(f"  input  {vocab.decode(first_x)!r}\n  target {vocab.decode(first_y)!r}")
 
     # Model and training: random windows (stateless) and sequential streams (stateful).
@@ -227,24 +265,39 @@ def main(argv=None) -> dict:
     model = random_run.model
     output_dim = int(model.output_shape[-1])
     batch_size = settings["batch_size"]
-    reset_perplexity = perplexity_with_state_reset(sequential_run.model, sequential_task.test, batch_size)
+    reset_perplexity = perplexity_with_state_reset(
+        sequential_run.model, sequential_task.test, batch_size
+    )
 
     rows = [
         {"model": "uniform guess", "test_perplexity": float(vocab.vocab_size), "params": 0},
-        {"model": "unigram frequencies", "test_perplexity": unigram_perplexity(random_task),
-         "params": vocab.vocab_size},
-        {"model": "GRU, random windows", "test_perplexity": random_run.metrics["perplexity"],
-         "params": random_run.params["total"]},
-        {"model": "GRU, sequential + stateful", "test_perplexity": sequential_run.metrics["perplexity"],
-         "params": sequential_run.params["total"]},
-        {"model": "same, state reset per batch", "test_perplexity": reset_perplexity,
-         "params": sequential_run.params["total"]},
+        {
+            "model": "unigram frequencies",
+            "test_perplexity": unigram_perplexity(random_task),
+            "params": vocab.vocab_size,
+        },
+        {
+            "model": "GRU, random windows",
+            "test_perplexity": random_run.metrics["perplexity"],
+            "params": random_run.params["total"],
+        },
+        {
+            "model": "GRU, sequential + stateful",
+            "test_perplexity": sequential_run.metrics["perplexity"],
+            "params": sequential_run.params["total"],
+        },
+        {
+            "model": "same, state reset per batch",
+            "test_perplexity": reset_perplexity,
+            "params": sequential_run.params["total"],
+        },
     ]
     table = pd.DataFrame(rows)
     table.to_csv(out / "perplexity.csv", index=False)
     histories = {"random": random_run.history, "sequential+stateful": sequential_run.history}
     pd.concat([h.assign(partition=label) for label, h in histories.items()]).to_csv(
-        out / "history.csv", index=False)
+        out / "history.csv", index=False
+    )
     plot_learning_curves(histories, out / "learning_curves.png")
     plot_perplexities(table, out / "perplexity.png")
 
@@ -254,13 +307,26 @@ def main(argv=None) -> dict:
     generation_started = time.perf_counter()
     greedy = rnnkit.generate_text(model, vocab, prefix, settings["generate_tokens"], greedy=True)
     generation_seconds = time.perf_counter() - generation_started
-    samples.append({"decoding": "greedy", "temperature": 0.0, "text": greedy,
-                    **text_statistics(greedy, prefix, known_words)})
+    samples.append(
+        {
+            "decoding": "greedy",
+            "temperature": 0.0,
+            "text": greedy,
+            **text_statistics(greedy, prefix, known_words),
+        }
+    )
     for temperature in TEMPERATURES:
-        text = rnnkit.generate_text(model, vocab, prefix, settings["generate_tokens"],
-                                    temperature=temperature, seed=SEED)
-        samples.append({"decoding": "sample", "temperature": temperature, "text": text,
-                        **text_statistics(text, prefix, known_words)})
+        text = rnnkit.generate_text(
+            model, vocab, prefix, settings["generate_tokens"], temperature=temperature, seed=SEED
+        )
+        samples.append(
+            {
+                "decoding": "sample",
+                "temperature": temperature,
+                "text": text,
+                **text_statistics(text, prefix, known_words),
+            }
+        )
     samples = pd.DataFrame(samples)
     samples.to_csv(out / "samples.csv", index=False)
 
@@ -288,19 +354,29 @@ def main(argv=None) -> dict:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
     print("\nWhat to look at")
-    print(f"- Output dimension {output_dim} = vocab_size {vocab.vocab_size}: one probability per character.")
-    print(f"- Test perplexity: uniform {vocab.vocab_size:.0f}, unigram {summary['unigram_perplexity']:.2f}, "
-          f"GRU random windows {summary['random_test_perplexity']:.2f}, "
-          f"GRU sequential+stateful {summary['stateful_test_perplexity']:.2f} "
-          f"(the same model with its state reset every batch: {reset_perplexity:.2f}).")
-    print(f"- Generation runs at {summary['generated_chars_per_second']:.0f} characters per second "
-          "(one forward pass per character).")
-    print(f"- Greedy text repeats itself: distinct 4-gram share {summary['greedy_distinct_4gram_share']:.2f}.")
+    print(
+        f"- Output dimension {output_dim} = vocab_size {vocab.vocab_size}: one probability per character."
+    )
+    print(
+        f"- Test perplexity: uniform {vocab.vocab_size:.0f}, unigram {summary['unigram_perplexity']:.2f}, "
+        f"GRU random windows {summary['random_test_perplexity']:.2f}, "
+        f"GRU sequential+stateful {summary['stateful_test_perplexity']:.2f} "
+        f"(the same model with its state reset every batch: {reset_perplexity:.2f})."
+    )
+    print(
+        f"- Generation runs at {summary['generated_chars_per_second']:.0f} characters per second "
+        "(one forward pass per character)."
+    )
+    print(
+        f"- Greedy text repeats itself: distinct 4-gram share {summary['greedy_distinct_4gram_share']:.2f}."
+    )
     for row in samples.itertuples():
         label = "greedy" if row.decoding == "greedy" else f"T={row.temperature}"
         print(f"  [{label}] real words {row.real_word_share:.2f}: {row.text!r}")
-    print(f"- Tables and figures in {out}: perplexity.csv, history.csv, samples.csv, "
-          "learning_curves.png, perplexity.png, summary.json.")
+    print(
+        f"- Tables and figures in {out}: perplexity.csv, history.csv, samples.csv, "
+        "learning_curves.png, perplexity.png, summary.json."
+    )
     return summary
 
 
