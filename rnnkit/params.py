@@ -44,11 +44,20 @@ _CELL_OF_CLASS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 TABLE_COLUMNS = ["layer", "type", "input_width", "units", "formula", "analytic", "keras", "match"]
 
 
-def _bias_terms(cell: str, use_bias: bool, reset_after: bool) -> int:
-    """Bias vectors per gate: GRU with reset_after has two (input and recurrent)."""
-    if not use_bias:
-        return 0
-    return 2 if cell == "gru" and reset_after else 1
+def _recurrent_terms(cell, units, input_dim, use_bias, reset_after, bidirectional):
+    """Validates the options and returns `(directions, gates, units, input_dim, bias)`.
+
+    `bias` is the number of bias vectors per gate: GRU with `reset_after` has two
+    (input and recurrent), every other layer with bias one, a layer without bias none.
+    """
+    check_choice("cell", cell, CELLS)
+    units = check_positive_int("units", units)
+    input_dim = check_positive_int("input_dim", input_dim)
+    check_bool("use_bias", use_bias)
+    check_bool("reset_after", reset_after)
+    check_bool("bidirectional", bidirectional)
+    bias = (2 if cell == "gru" and reset_after else 1) if use_bias else 0
+    return (2 if bidirectional else 1), GATES[cell], units, input_dim, bias
 
 
 def recurrent_params(
@@ -79,14 +88,10 @@ def recurrent_params(
     >>> recurrent_params("gru", units=5, input_dim=4, reset_after=False)
     150
     """
-    check_choice("cell", cell, CELLS)
-    units = check_positive_int("units", units)
-    input_dim = check_positive_int("input_dim", input_dim)
-    check_bool("use_bias", use_bias)
-    check_bool("reset_after", reset_after)
-    check_bool("bidirectional", bidirectional)
-    count = GATES[cell] * units * (units + input_dim + _bias_terms(cell, use_bias, reset_after))
-    return 2 * count if bidirectional else count
+    directions, gates, units, input_dim, bias = _recurrent_terms(
+        cell, units, input_dim, use_bias, reset_after, bidirectional
+    )
+    return directions * gates * units * (units + input_dim + bias)
 
 
 def recurrent_formula(
@@ -100,15 +105,26 @@ def recurrent_formula(
 ) -> str:
     """Returns the formula of `recurrent_params` as one line of text, with the numbers put in.
 
+    Args:
+        cell: "simple_rnn", "lstm" or "gru".
+        units: Hidden-state size `h`.
+        input_dim: Features each step reads, `d`.
+        use_bias: Whether the layer has bias vectors.
+        reset_after: GRU only (see `recurrent_params`).
+        bidirectional: Count both directions (the formula gets a `2*` prefix).
+
+    Returns:
+        `"<symbolic formula> = <formula with the numbers>"`.
+
     Example:
 
     >>> recurrent_formula("lstm", units=32, input_dim=10)
     '4*units*(units+input_dim+1) = 4*32*(32+10+1)'
     """
-    check_choice("cell", cell, CELLS)
-    bias = _bias_terms(cell, use_bias, reset_after)
-    gates = GATES[cell]
-    prefix = "2*" if bidirectional else ""
+    directions, gates, units, input_dim, bias = _recurrent_terms(
+        cell, units, input_dim, use_bias, reset_after, bidirectional
+    )
+    prefix = "2*" if directions == 2 else ""
     gate_text = f"{gates}*" if gates > 1 else ""
     bias_text = f"+{bias}" if bias else ""
     symbolic = f"{prefix}{gate_text}units*(units+input_dim{bias_text})"

@@ -74,8 +74,22 @@ def test_hand_counts_equal_keras_layers():
             lambda: recurrent_params("gru", 4, 2, reset_after="yes"),
             "`reset_after`: got 'yes'; expected True or False",
         ),
+        (
+            lambda: recurrent_params("lstm", 4, 2, use_bias=1),
+            "`use_bias`: got 1; expected True or False",
+        ),
+        (
+            lambda: recurrent_params("lstm", 4, 2, bidirectional="no"),
+            "`bidirectional`: got 'no'; expected True or False",
+        ),
+        # The formula text validates exactly like the count it describes.
+        (lambda: recurrent_formula("lstm", 0, 2), "`units`: got 0; expected a positive integer"),
+        (lambda: recurrent_formula("rnn", 4, 2), "`cell`: got 'rnn'; expected one of"),
         (lambda: dense_params(3, 0), "`units`: got 0"),
+        (lambda: dense_params(0, 3), "`input_dim`: got 0; expected a positive integer"),
+        (lambda: dense_params(3, 2, use_bias="yes"), "`use_bias`: got 'yes'"),
         (lambda: embedding_params(0, 3), "`vocab_size`: got 0"),
+        (lambda: embedding_params(3, 0), "`output_dim`: got 0; expected a positive integer"),
     ],
 )
 def test_refuses_bad_arguments(call, message):
