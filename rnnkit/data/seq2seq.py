@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.checks import check_bool, check_positive_int, invalid
-from rnnkit.data.splits import check_seed, split_in_order, split_sizes
+from rnnkit.data.splits import check_seed, split_in_order, split_sizes, take_distinct
 from rnnkit.data.tasks import InputSpec, OutputSpec, Task, register_task
 from rnnkit.data.vocab import Vocab
 
@@ -79,15 +79,7 @@ def _seq2seq_task(name, description, sources, targets, input_vocab, target_vocab
 def _distinct(draw, num_samples: int, limit: int, what: str) -> list:
     """Calls `draw()` until `num_samples` distinct results exist; keeps the draw order."""
     split_sizes(num_samples)
-    if num_samples > limit:
-        raise invalid("num_samples", num_samples, f"at most {limit} (distinct {what} that exist)")
-    seen, results = set(), []
-    while len(results) < num_samples:
-        item = draw()
-        if item not in seen:
-            seen.add(item)
-            results.append(item)
-    return results
+    return take_distinct(iter(draw, None), num_samples, limit, what)
 
 
 ADDITION_TEXT = (

@@ -14,10 +14,11 @@ Example:
 
 from __future__ import annotations
 
-from rnnkit.checks import check_non_negative_int, check_positive_int, invalid
-from rnnkit.errors import ConfigError, DataError
+from collections.abc import Callable, Hashable, Iterable
 
+from rnnkit.checks import check_non_negative_int, check_positive_int, invalid
 from rnnkit.data.tasks import Split
+from rnnkit.errors import ConfigError, DataError
 
 # Share of the samples that goes to train, validation and test.
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -66,3 +67,40 @@ def split_in_order(x, y, sample_weight=None) -> tuple[Split, Split, Split]:
 def check_seed(seed) -> int:
     """Returns `seed` if it is an integer >= 0 (what `numpy.random.default_rng` accepts)."""
     return check_non_negative_int("seed", seed)
+
+
+def take_distinct(
+    candidates: Iterable, num_samples: int, limit: int, what: str,
+    key: Callable[..., Hashable] = lambda item: item,
+) -> list:
+    """Returns the first `num_samples` distinct items of `candidates`, in their order.
+
+    Generators of tasks with a small input space draw distinct samples this way, so
+    that no sample appears in two parts of the split.
+
+    Args:
+        candidates: An endless iterable of random draws.
+        num_samples: How many distinct items to keep.
+        limit: How many distinct items exist; asking for more is refused.
+        what: The items' name for the error message ("bit strings").
+        key: Maps an item to something hashable (e.g. `ndarray.tobytes`).
+
+    Returns:
+        A list of `num_samples` items whose keys are all different.
+
+    Example:
+
+    >>> take_distinct(iter([3, 1, 3, 2]), num_samples=3, limit=10, what="digits")
+    [3, 1, 2]
+    """
+    if num_samples > limit:
+        raise invalid("num_samples", num_samples, f"at most {limit} (distinct {what} that exist)")
+    seen, results = set(), []
+    for item in candidates:
+        item_key = key(item)
+        if item_key not in seen:
+            seen.add(item_key)
+            results.append(item)
+            if len(results) == num_samples:
+                break
+    return results
