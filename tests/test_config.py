@@ -71,3 +71,11 @@ def test_round_trip_through_dict_and_unknown_keys():
     with pytest.raises(ConfigError, match="Unknown setting `unitz` for ModelSpec; accepted: cell, variety"):
         ModelSpec.from_dict({"unitz": 3})
     assert TrainConfig().replace(epochs=2).epochs == 2
+
+
+def test_model_name_must_be_a_non_empty_string():
+    with pytest.raises(ConfigError, match="`name`: got ''; expected a non-empty string or None"):
+        ModelSpec(name="")
+    with pytest.raises(ConfigError, match="`name`: got 3; expected a non-empty string or None"):
+        ModelSpec(name=3)
+    assert ModelSpec(name="mine").model_name == "mine"

@@ -153,7 +153,7 @@ def _activation(layer, name: str):
     key = key if isinstance(key, str) else key.get("config", {}).get("name", str(key))
     if key not in ACTIVATIONS:
         raise invalid(
-            f"{name}",
+            name,
             key,
             f"one of {', '.join(repr(k) for k in ACTIVATIONS)} for the NumPy reference",
         )
@@ -190,12 +190,13 @@ def run_reference(layer, inputs, initial_state=None) -> tuple[np.ndarray, list[n
     else:
         states = [np.asarray(state, dtype=np.float64) for state in initial_state]
     activation = _activation(layer, "activation")
+    if state_count == 2 or isinstance(layer, keras.layers.GRU):
+        recurrent_activation = _activation(layer, "recurrent_activation")
     steps = range(inputs.shape[1] - 1, -1, -1) if layer.go_backwards else range(inputs.shape[1])
     outputs = []
     for step in steps:
         x = inputs[:, step, :]
         if isinstance(layer, keras.layers.LSTM):
-            recurrent_activation = _activation(layer, "recurrent_activation")
             states = list(
                 lstm_step(
                     x,
@@ -209,7 +210,6 @@ def run_reference(layer, inputs, initial_state=None) -> tuple[np.ndarray, list[n
                 )
             )
         elif isinstance(layer, keras.layers.GRU):
-            recurrent_activation = _activation(layer, "recurrent_activation")
             states = [
                 gru_step(
                     x,

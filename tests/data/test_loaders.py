@@ -59,3 +59,16 @@ def test_real_tasks_build(shared_datasets):
     polarity = get_task("polarity", max_length=10)
     assert polarity.train.x.shape[1] == 10 and polarity.output_spec.dim == 2
     assert set(np.unique(polarity.train.y)) == {0, 1}
+
+
+def test_polarity_folder_must_hold_both_files(tmp_path, no_data_dir):
+    (tmp_path / "rt-polarity.pos").write_text("good\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"`path`: got '.*'; expected a folder holding rt-polarity.neg and rt-polarity.pos"):
+        loaders.load_sentence_polarity(tmp_path)
+
+
+def test_polarity_archive_without_the_files_is_reported(tmp_path, no_data_dir, monkeypatch):
+    # A download that "succeeds" but unpacks to a folder without the data files.
+    monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: str(tmp_path))
+    with pytest.raises(DataError, match=r"Dataset 'polarity': no rt-polarity.pos inside .*; pass `path=`"):
+        loaders.load_sentence_polarity()

@@ -58,6 +58,7 @@ def test_reverse_targets_are_reversed_inputs():
     "name, options, pattern",
     [
         ("digit_addition", {"max_digits": 0}, r"`max_digits`: got 0; expected a positive integer"),
+        ("digit_addition", {"max_digits": 10}, r"`max_digits`: got 10; expected at most 9"),
         ("digit_addition", {"max_digits": 1, "num_samples": 101}, r"`num_samples`: got 101; expected at most 100"),
         ("digit_addition", {"reverse_input": 1}, r"`reverse_input`: got 1; expected True or False"),
         ("reverse", {"alphabet_size": 1}, r"`alphabet_size`: got 1; expected an integer from 2 to 26"),

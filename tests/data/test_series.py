@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.data.series import forecast_task, load_csv_series, make_windows
+from rnnkit.data.series import check_series, forecast_task, load_csv_series, make_windows
 from rnnkit.data.tasks import get_task
 from rnnkit.errors import DataError
 
@@ -73,3 +73,27 @@ def test_goog_forecast_ships_with_matplotlib():
     # Google's first trading days (2004-08-19 onwards) closed at about 100 dollars.
     assert prices[0] == pytest.approx(100.34, abs=0.01)
     assert task.train.num_samples + task.validation.num_samples + task.test.num_samples == 1047 - 10
+
+
+def test_csv_file_errors_name_the_path(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("Month,Sales\nm\u00e4rz,3\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"`path`: got '.*latin.csv', which is not valid utf-8; expected a utf-8 CSV file"):
+        load_csv_series(latin, "Sales")
+    with pytest.raises(DataError, match=r"`path`: got '.*header.csv', which has a header but no data rows"):
+        load_csv_series(_csv(tmp_path, "Month,Sales\n", "header.csv"), "Sales")
+    with pytest.raises(DataError, match=r"`column`: got None; expected the name of a numeric column"):
+        get_task("csv_forecast", path=str(_csv(tmp_path, "Sales\n1\n")))
+
+
+@pytest.mark.parametrize(
+    "values, pattern",
+    [
+        (["a", "b"], r"`series`: expected numbers; got values that are not numeric"),
+        ([[1.0, 2.0], [3.0, 4.0]], r"`series`: got an array of shape \(2, 2\); expected one dimension"),
+        ([], r"`series`: got an empty series; expected at least one value"),
+    ],
+)
+def test_check_series_refuses_what_is_not_a_series(values, pattern):
+    with pytest.raises(DataError, match=pattern):
+        check_series(values)

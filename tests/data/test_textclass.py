@@ -1,9 +1,11 @@
 """Text classification: padding, no text in two parts, the built-in pydoc topics set."""
 
 import numpy as np
+import pytest
 
 from rnnkit.data.tasks import get_task
-from rnnkit.data.textclass import classification_task, pad_ids
+from rnnkit.data.textclass import classification_task, pad_ids, pydoc_topic_lines
+from rnnkit.errors import DataError
 
 
 def test_pad_ids_pads_and_truncates_at_the_end():
@@ -27,3 +29,8 @@ def test_pydoc_topics_lines_come_from_their_pages():
         known = [word for word in words if word != "<unk>"]
         page = topics[names[label]].lower()
         assert all(word in page for word in known[:3])
+
+
+def test_unknown_pydoc_topic_is_refused():
+    with pytest.raises(DataError, match=r"`topic_names`: got 'no-such-topic'; expected a topic of this Python's pydoc_data"):
+        pydoc_topic_lines(("debugger", "no-such-topic"))

@@ -32,3 +32,8 @@ def test_bad_vocab_arguments():
         Vocab("abc", min_freq=0)
     with pytest.raises(ConfigError, match=r"`add_end`: got True; expected False for a vocabulary without <end>"):
         Vocab("abc").encode("a", add_end=True)
+
+
+def test_separator_must_be_a_string():
+    with pytest.raises(ConfigError, match=r"`separator`: got None; expected a string such as '' or ' '"):
+        Vocab("ab", separator=None)

@@ -326,6 +326,8 @@ def test_refuses_bad_arguments():
         build_model({"units": 2}, input_spec=SEQUENCE, output_spec=REGRESSION)
     with pytest.raises(ConfigError, match="`input_spec`: got None; expected an InputSpec"):
         build_model(spec, output_spec=REGRESSION)
+    with pytest.raises(ConfigError, match="`output_spec`: got None; expected an OutputSpec"):
+        build_model(spec, input_spec=SEQUENCE)
     with pytest.raises(
         ConfigError, match="`task`: got 'adding'; expected an object with `input_spec`"
     ):
