@@ -298,6 +298,7 @@ def _result_row(run: dict) -> dict:
         if isinstance(value, (int, float)) or value is None:
             row[f"test_{name}"] = value
     timings = metrics.get("timings") or {}
+    row["first_epoch_seconds"] = timings.get("first_epoch_seconds")
     row["seconds_per_epoch"] = timings.get("seconds_per_epoch")
     row["fit_seconds"] = timings.get("fit_seconds")
     row["status"] = run["status"]["status"]
@@ -326,7 +327,9 @@ def build_results(out_dir, run_ids=None) -> pd.DataFrame:
         num_layers, bidirectional, learning_rate, epochs, batch_size and every other
         setting that differs between runs; task options as task_<name>), seed, params,
         epochs_run, final_<history column>, best_val_<...>, test_<metric>,
-        seconds_per_epoch, fit_seconds, status, error (last line of the traceback).
+        first_epoch_seconds (it includes Keras tracing the training step),
+        seconds_per_epoch (steady state: median of the epochs after the first),
+        fit_seconds, status, error (last line of the traceback).
     """
     run_ids = finished_run_ids(out_dir) if run_ids is None else [r for r in run_ids if is_finished(out_dir, r)]
     rows = [_result_row(load_run(out_dir, run_id)) for run_id in run_ids]
@@ -344,7 +347,7 @@ def build_results(out_dir, run_ids=None) -> pd.DataFrame:
         ordered.update({k: v for k, v in row.items() if k not in ordered})
         table.append(ordered)
     frame = pd.DataFrame(table)
-    tail = ["seconds_per_epoch", "fit_seconds", "status", "error"]
+    tail = ["first_epoch_seconds", "seconds_per_epoch", "fit_seconds", "status", "error"]
     return frame[[c for c in frame.columns if c not in tail] + tail]
 
 
@@ -361,7 +364,7 @@ def build_summary(results: pd.DataFrame) -> pd.DataFrame:
     if results.empty:
         return pd.DataFrame(columns=["config_id", "num_seeds", "num_ok"])
     measured = [c for c in results.columns if c.startswith(("final_", "best_", "test_"))]
-    measured += ["seconds_per_epoch"]
+    measured += [c for c in ("first_epoch_seconds", "seconds_per_epoch") if c in results]
     fixed = [c for c in results.columns if c not in measured
              and c not in ("run_id", "label", "seed", "status", "error", "fit_seconds", "epochs_run")]
     rows = []

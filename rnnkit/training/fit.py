@@ -158,6 +158,33 @@ def _history_frame(keras_history: dict, logger, probe, radius) -> pd.DataFrame:
     return frame
 
 
+def epoch_timings(epoch_seconds) -> dict:
+    """Returns the first epoch's seconds and the steady-state seconds per epoch.
+
+    The first epoch also pays for Keras tracing and compiling the training step, often
+    several times a later epoch, so it is reported on its own: `seconds_per_epoch` is the
+    median of the epochs after the first (the median, so one epoch slowed by another
+    process does not move it), or the only epoch when there is one.
+
+    Args:
+        epoch_seconds: Wall seconds of each finished epoch, in order.
+
+    Returns:
+        {"first_epoch_seconds": float, "seconds_per_epoch": float}; both NaN when no
+        epoch finished.
+
+    Example:
+
+    >>> epoch_timings([4.0, 0.5, 0.7, 0.6])
+    {'first_epoch_seconds': 4.0, 'seconds_per_epoch': 0.6}
+    """
+    seconds = np.asarray(epoch_seconds, dtype="float64")
+    if seconds.size == 0:
+        return {"first_epoch_seconds": math.nan, "seconds_per_epoch": math.nan}
+    steady = seconds[1:] if seconds.size > 1 else seconds
+    return {"first_epoch_seconds": float(seconds[0]), "seconds_per_epoch": float(np.median(steady))}
+
+
 def train(
     model,
     task: Task,
@@ -262,11 +289,9 @@ def train(
     probe.compute()
     timings["grad_norm_seconds"] = time.perf_counter() - started
     history = _history_frame(keras_history, logger, probe, radius)
-    epochs_run = len(history)
-    timings["epochs"] = epochs_run
-    timings["seconds_per_epoch"] = float(history["epoch_seconds"].mean()) if epochs_run else math.nan
-    samples_seen = train_split.num_samples * epochs_run
-    timings["samples_per_second"] = samples_seen / max(float(history["epoch_seconds"].sum()), 1e-12)
+    timings["epochs"] = len(history)
+    timings.update(epoch_timings(history["epoch_seconds"]))
+    timings["samples_per_second"] = train_split.num_samples / max(timings["seconds_per_epoch"], 1e-12)
     if task.input_spec.is_tokens and task.input_spec.timesteps:
         timings["tokens_per_second"] = timings["samples_per_second"] * task.input_spec.timesteps
 

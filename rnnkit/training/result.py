@@ -24,8 +24,14 @@ class RunResult:
         metrics: Final held-out (test) metrics, e.g. {"loss": .., "accuracy": ..,
             "perplexity": .., "exact_match": ..}.
         params: {"total": int, "trainable": int, "non_trainable": int}.
-        timings: {"build_seconds", "compile_seconds", "fit_seconds",
-            "seconds_per_epoch", "samples_per_second"} (tokens_per_second where it applies).
+        timings: Wall seconds and throughput: `build_seconds`, `compile_seconds`,
+            `fit_seconds` (the whole `model.fit`), `first_epoch_seconds` (the first
+            epoch, which also pays for Keras tracing the training step),
+            `seconds_per_epoch` (steady state: the median of the epochs after the
+            first, or the only epoch), `samples_per_second` (training samples over
+            `seconds_per_epoch`; `tokens_per_second` for token input), and
+            `grad_norm_seconds`, `evaluate_seconds` spent outside the training loop, and
+            `epochs` (the number of epochs run).
         environment: Versions, device and seed.
         diagnostics: Optional extras, e.g. {"gradient_flow": [..per timestep..]}.
         samples: Optional human-readable examples (generated text, decoded sequences).

@@ -33,7 +33,7 @@ def fake_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow
     history = pd.DataFrame({"epoch": epochs, "loss": loss, "val_loss": loss + 0.1, "epoch_seconds": 0.2})
     return RunResult(status="ok", history=history, metrics={"loss": float(loss[-1])},
                      params={"total": 40 if spec.cell == "lstm" else 10},
-                     timings={"seconds_per_epoch": 0.2, "fit_seconds": 0.4},
+                     timings={"first_epoch_seconds": 1.5, "seconds_per_epoch": 0.2, "fit_seconds": 1.7},
                      diagnostics={"gradient_flow": [0.1, 0.2, 0.4, 0.8]})
 
 
@@ -76,6 +76,17 @@ def test_report_shows_tables_grid_environment_and_failures(folder):
     assert "ValueError: shapes <do not> fit" in markdown
     for link in re.findall(r"\]\(([^)]+\.png)\)", markdown):
         assert (folder / link).is_file()
+
+
+def test_speed_columns_keep_the_first_epoch_apart_and_say_so(folder):
+    build_report(folder)
+    results = pd.read_csv(folder / "results.csv")
+    ok = results[results["status"] == "ok"]
+    assert list(ok["first_epoch_seconds"]) == [1.5] * 3 and list(ok["seconds_per_epoch"]) == [0.2] * 3
+    for text in ((folder / "report.html").read_text(), (folder / "report.md").read_text()):
+        assert "first_epoch_seconds" in text
+        assert "median wall time of the epochs after the first" in text
+        assert "Training seconds per epoch after the first" in text  # the figure's caption
 
 
 def test_best_configuration_is_the_lowest_mean_best_val_loss(folder):

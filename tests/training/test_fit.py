@@ -7,7 +7,8 @@ import pytest
 from rnnkit.config import ModelSpec, TrainConfig
 from rnnkit.data.tasks import get_task
 from rnnkit.errors import ConfigError, TrainingError
-from rnnkit.training.fit import make_optimizer, run_experiment, train
+from rnnkit.training import callbacks as rk_callbacks
+from rnnkit.training.fit import epoch_timings, make_optimizer, run_experiment, train
 
 from .helpers import regression_task, rnn_regressor
 
@@ -37,6 +38,33 @@ def test_train_fills_every_part_of_the_result():
     assert len(result.diagnostics["gradient_flow_initial"]) == 5
     assert 0 <= result.diagnostics["saturation"] <= 1
     assert len(result.samples) == 5 and set(result.samples[0]) == {"target", "predicted"}
+
+
+def test_epoch_timings_leave_the_first_epoch_out_of_the_steady_state():
+    # Median of the epochs after the first: median(0.58, 0.25) = 0.415; median(1, 5, 2) = 2.
+    assert epoch_timings([4.32, 0.58, 0.25]) == {"first_epoch_seconds": 4.32, "seconds_per_epoch": 0.415}
+    assert epoch_timings([3.0, 1.0, 5.0, 2.0]) == {"first_epoch_seconds": 3.0, "seconds_per_epoch": 2.0}
+    # A single epoch is all there is.
+    assert epoch_timings([1.5]) == {"first_epoch_seconds": 1.5, "seconds_per_epoch": 1.5}
+    assert all(np.isnan(value) for value in epoch_timings([]).values())
+
+
+def test_train_reports_steady_state_seconds_per_epoch(monkeypatch):
+    fake_seconds = [4.32, 0.58, 0.25]
+
+    class FakeClockLogger(rk_callbacks.EpochLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            self.rows[-1]["epoch_seconds"] = fake_seconds[epoch]
+
+    monkeypatch.setattr(rk_callbacks, "EpochLogger", FakeClockLogger)
+    keras.utils.set_random_seed(0)
+    result = train(rnn_regressor(), regression_task(), TrainConfig(epochs=3, batch_size=8), gradient_flow=False)
+    assert list(result.history["epoch_seconds"]) == fake_seconds
+    assert result.timings["first_epoch_seconds"] == 4.32
+    assert result.timings["seconds_per_epoch"] == pytest.approx(0.415)
+    # regression_task() trains on 24 of its 48 samples.
+    assert result.timings["samples_per_second"] == pytest.approx(24 / 0.415)
 
 
 def test_gradient_flow_can_be_switched_off():
