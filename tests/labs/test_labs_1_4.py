@@ -1,53 +1,22 @@
 """Runs labs 1-4 in --quick mode in-process and checks their outputs and one lesson each.
 
-Each lab is loaded from its file with importlib (labs are scripts, not a package), run
-into a temporary folder, and checked for: the files it promises (non-empty PNGs, CSVs
-that pandas reads), a summary.json equal to the returned dict with finite numbers, and
-one property of the lesson that holds even at quick sizes.
+The fixtures `run_quick` and `check_outputs` (tests/labs/conftest.py) load each lab from
+its file, run it into a temporary folder and check the files it promises and its
+summary.json; each test then checks properties of the lesson that hold even at quick
+sizes, against numbers worked out by hand from the course formulas.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import math
-import pathlib
-
-import pandas as pd
 import pytest
 
-LABS_DIR = pathlib.Path(__file__).resolve().parents[2] / "labs"
 
-
-def load_lab(file_name: str):
-    spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), LABS_DIR / file_name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_quick(file_name: str, out_dir: pathlib.Path) -> dict:
-    summary = load_lab(file_name).main(["--quick", "--out", str(out_dir)])
-    with open(out_dir / "summary.json", encoding="utf-8") as handle:
-        stored = json.load(handle)
-    assert stored == pytest.approx(summary)
-    for name, value in summary.items():
-        assert isinstance(value, (int, float)) and math.isfinite(value), f"{name} = {value!r}"
-    return summary
-
-
-def check_outputs(out_dir: pathlib.Path, figures, tables) -> dict:
-    for figure in figures:
-        path = out_dir / figure
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
-        assert path.stat().st_size > 1000, figure
-    return {table: pd.read_csv(out_dir / table) for table in tables}
-
-
-def test_lab01_hidden_state(tmp_path):
+def test_lab01_hidden_state(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab01_hidden_state.py", tmp_path)
     tables = check_outputs(
-        tmp_path, ["param_counts.png", "state_vs_params.png"], ["params.csv", "length_invariance.csv"]
+        tmp_path,
+        ["param_counts.png", "state_vs_params.png"],
+        ["params.csv", "length_invariance.csv"],
     )
     assert (tmp_path / "summaries.txt").read_text(encoding="utf-8").count("Total params") == 6
     # Quick sizes are units=4, input_dim=3 with a one-unit Dense head (4*1+1 = 5, or 8*1+1 = 9
@@ -69,11 +38,17 @@ def test_lab01_hidden_state(tmp_path):
     assert summary["next_char_output_dim"] == summary["next_char_vocab_size"]
 
 
-def test_lab02_varieties(tmp_path):
+def test_lab02_varieties(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab02_varieties.py", tmp_path)
     tables = check_outputs(tmp_path, ["varieties.png", "learning_curves.png"], ["varieties.csv"])
     table = tables["varieties.csv"].set_index("variety")
-    assert list(table.index) == ["one_to_one", "many_to_one", "one_to_many", "many_to_many", "seq2seq"]
+    assert list(table.index) == [
+        "one_to_one",
+        "many_to_one",
+        "one_to_many",
+        "many_to_many",
+        "seq2seq",
+    ]
     # Quick sizes: sine windows of 8 steps, waves of 8 steps, copy over 8 steps with 4 symbols
     # (vocabulary of 6 with padding and unknown), reversal of up to 4 letters (+ <end>).
     assert table.loc["many_to_one", "model_input"] == "(batch, 8, 1)"
@@ -88,11 +63,17 @@ def test_lab02_varieties(tmp_path):
     assert summary["many_to_many_baseline_token_accuracy"] == pytest.approx(0.25)
 
 
-def test_lab03_bptt(tmp_path):
+def test_lab03_bptt(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab03_bptt.py", tmp_path)
     tables = check_outputs(
         tmp_path,
-        ["gradient_flow_linear.png", "gradient_flow_tanh.png", "clipping.png", "truncation.png", "initialisation.png"],
+        [
+            "gradient_flow_linear.png",
+            "gradient_flow_tanh.png",
+            "clipping.png",
+            "truncation.png",
+            "initialisation.png",
+        ],
         ["gradient_flow.csv", "clipping.csv", "truncation.csv", "initialisation.csv"],
     )
     timesteps = summary["timesteps_flow"]
@@ -105,15 +86,20 @@ def test_lab03_bptt(tmp_path):
     assert summary["radius_measured_tanh_rho_1.5"] == pytest.approx(1.5, abs=1e-5)
     assert timesteps == 20
     # Keras' random_normal initialiser (stddev 0.05) gives a small radius: gradients vanish at once.
-    assert summary["init_random_normal_first_over_last"] < summary["init_orthogonal_first_over_last"]
+    assert (
+        summary["init_random_normal_first_over_last"] < summary["init_orthogonal_first_over_last"]
+    )
     truncation = tables["truncation.csv"]
     assert set(truncation["truncation_length"]) == {2, 8}
 
 
-def test_lab04_gated_cells(tmp_path):
+def test_lab04_gated_cells(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab04_gated_cells.py", tmp_path)
-    tables = check_outputs(tmp_path, ["score_vs_timesteps.png", "learning_curves_longest.png"],
-                           ["results.csv", "params.csv"])
+    tables = check_outputs(
+        tmp_path,
+        ["score_vs_timesteps.png", "learning_curves_longest.png"],
+        ["results.csv", "params.csv"],
+    )
     # Quick: units 8 on 2 features, Dense head 8*1+1 = 9. SimpleRNN 8*(8+2+1) + 9,
     # LSTM 4*8*(8+2+1) + 9, GRU (reset_after) 3*8*(8+2+2) + 9.
     assert summary["simple_rnn_params"] == 97

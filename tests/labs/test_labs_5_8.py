@@ -1,51 +1,17 @@
 """Runs labs 5-8 in --quick mode in-process and checks their outputs and one lesson each.
 
-Each lab is loaded from its file with importlib (labs are scripts, not a package), run
-into a temporary folder, and checked for: the files it promises (non-empty PNGs, CSVs
-that pandas reads), a summary.json equal to the returned dict with finite numbers, and
-properties of the lesson that hold even at quick sizes, checked against numbers worked
-out independently (formulas, the raw text, arithmetic on the printed questions).
+The fixtures `load_lab`, `run_quick` and `check_outputs` (tests/labs/conftest.py) load
+each lab from its file, run it into a temporary folder and check the files it promises
+and its summary.json; each test then checks properties of the lesson that hold even at
+quick sizes, against numbers worked out independently (formulas, the raw text,
+arithmetic on the printed questions).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import math
-import pathlib
-
 import pandas as pd
 import pytest
 import yaml
-
-LABS_DIR = pathlib.Path(__file__).resolve().parents[2] / "labs"
-
-
-def load_lab(file_name: str):
-    spec = importlib.util.spec_from_file_location(
-        file_name.removesuffix(".py"), LABS_DIR / file_name
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_quick(file_name: str, out_dir: pathlib.Path) -> dict:
-    summary = load_lab(file_name).main(["--quick", "--out", str(out_dir)])
-    with open(out_dir / "summary.json", encoding="utf-8") as handle:
-        stored = json.load(handle)
-    assert stored == pytest.approx(summary)
-    for name, value in summary.items():
-        assert isinstance(value, (int, float)) and math.isfinite(value), f"{name} = {value!r}"
-    return summary
-
-
-def check_outputs(out_dir: pathlib.Path, figures, tables) -> dict:
-    for figure in figures:
-        path = out_dir / figure
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
-        assert path.stat().st_size > 1000, figure
-    return {table: pd.read_csv(out_dir / table, keep_default_na=False) for table in tables}
 
 
 def training_vocab_size(text: str) -> int:
@@ -70,7 +36,9 @@ def check_language_model(summary: dict, tables: dict, expected_vocab_size: int) 
     assert all(0.0 <= value <= 1.0 for value in samples["distinct_4gram_share"])
 
 
-def test_lab05_language_model_falls_back_to_builtin_corpus(tmp_path, no_data_dir):
+def test_lab05_language_model_falls_back_to_builtin_corpus(
+    tmp_path, no_data_dir, run_quick, check_outputs
+):
     from pydoc_data.topics import topics
 
     summary = run_quick("lab05_language_model.py", tmp_path / "out")
@@ -86,7 +54,9 @@ def test_lab05_language_model_falls_back_to_builtin_corpus(tmp_path, no_data_dir
 
 
 @pytest.mark.slow
-def test_lab05_language_model_on_the_time_machine(tmp_path, shared_datasets):
+def test_lab05_language_model_on_the_time_machine(
+    tmp_path, shared_datasets, run_quick, check_outputs
+):
     summary = run_quick("lab05_language_model.py", tmp_path)
     tables = check_outputs(tmp_path, ["learning_curves.png"], ["perplexity.csv", "samples.csv"])
     text = (shared_datasets / "timemachine.txt").read_text(encoding="utf-8")[:20_000]
@@ -94,7 +64,7 @@ def test_lab05_language_model_on_the_time_machine(tmp_path, shared_datasets):
     assert all(text.startswith("the time traveller ") for text in tables["samples.csv"]["text"])
 
 
-def test_lab06_seq2seq(tmp_path):
+def test_lab06_seq2seq(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab06_seq2seq.py", tmp_path)
     tables = check_outputs(
         tmp_path,
@@ -117,8 +87,8 @@ def test_lab06_seq2seq(tmp_path):
     assert summary["every_step_params"] > summary["initial_state_params"]
 
 
-@pytest.mark.slow  # Seven small trainings: about 30 s of CPU even at quick sizes.
-def test_lab07_deep_bidirectional(tmp_path):
+@pytest.mark.slow  # Six small trainings: about 25 s of CPU even at quick sizes.
+def test_lab07_deep_bidirectional(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab07_deep_bidirectional.py", tmp_path)
     tables = check_outputs(tmp_path, ["accuracy.png"], ["results.csv", "params.csv", "unroll.csv"])
     # Quick sizes: GRU units=16 reading an 8-wide embedding: 3*16*(16+8+2) per direction.
@@ -138,7 +108,7 @@ def test_lab07_deep_bidirectional(tmp_path):
     )
 
 
-def test_lab08_your_comparison(tmp_path):
+def test_lab08_your_comparison(tmp_path, load_lab, run_quick, check_outputs):
     lab = load_lab("lab08_your_comparison.py")
     summary = run_quick("lab08_your_comparison.py", tmp_path)
     comparison = tmp_path / "comparison"
