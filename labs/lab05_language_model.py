@@ -207,26 +207,6 @@ def text_statistics(generated: str, prefix: str, known_words: set) -> dict:
 # ## Results
 
 
-def plot_learning_curves(histories: dict, path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for label, history in histories.items():
-        axis.plot(history["epoch"], np.exp(history["loss"]), marker="o", label=f"{label} train")
-        axis.plot(
-            history["epoch"],
-            np.exp(history["val_loss"]),
-            marker="s",
-            linestyle="--",
-            label=f"{label} validation",
-        )
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("perplexity = exp(mean loss)")
-    axis.set_title("Character language model: perplexity per epoch")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def plot_perplexities(table: pd.DataFrame, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(7, 4))
     axis.barh(table["model"], table["test_perplexity"], color="tab:blue")
@@ -298,7 +278,16 @@ def main(argv=None) -> dict:
     pd.concat([h.assign(partition=label) for label, h in histories.items()]).to_csv(
         out / "history.csv", index=False
     )
-    plot_learning_curves(histories, out / "learning_curves.png")
+    # exp(mean loss per epoch) is the perplexity on the epoch's windows.
+    as_perplexity = {
+        label: history.assign(
+            perplexity=np.exp(history["loss"]), val_perplexity=np.exp(history["val_loss"])
+        )
+        for label, history in histories.items()
+    }
+    curves = rnnkit.plot_learning_curves(as_perplexity, metric="perplexity")
+    curves.axes[0].set_title("Character language model: perplexity per epoch")
+    rnnkit.save_figure(curves, out / "learning_curves.png")
     plot_perplexities(table, out / "perplexity.png")
 
     # Generation: greedy, then sampling at several temperatures, from the same prefix.
@@ -354,8 +343,10 @@ def main(argv=None) -> dict:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
     print("\nWhat to look at")
+    relation = "equals" if output_dim == vocab.vocab_size else "differs from"
     print(
-        f"- Output dimension {output_dim} = vocab_size {vocab.vocab_size}: one probability per character."
+        f"- Output dimension {output_dim} {relation} vocab_size {vocab.vocab_size}: "
+        "one probability per character."
     )
     print(
         f"- Test perplexity: uniform {vocab.vocab_size:.0f}, unigram {summary['unigram_perplexity']:.2f}, "
@@ -367,8 +358,13 @@ def main(argv=None) -> dict:
         f"- Generation runs at {summary['generated_chars_per_second']:.0f} characters per second "
         "(one forward pass per character)."
     )
+    sampled = samples[samples["decoding"] == "sample"]
+    sampled_shares = ", ".join(
+        f"T={row.temperature} {row.distinct_4gram_share:.2f}" for row in sampled.itertuples()
+    )
     print(
-        f"- Greedy text repeats itself: distinct 4-gram share {summary['greedy_distinct_4gram_share']:.2f}."
+        f"- Distinct 4-gram share (lower = more repetitive): greedy "
+        f"{summary['greedy_distinct_4gram_share']:.2f}, sampled {sampled_shares}."
     )
     for row in samples.itertuples():
         label = "greedy" if row.decoding == "greedy" else f"T={row.temperature}"
@@ -392,7 +388,8 @@ def main(argv=None) -> dict:
 # 3. Random versus sequential partitioning: which gave the lower test perplexity, and
 #    which trained faster per epoch? Why must a stateful model keep `shuffle=False`?
 # 4. Temperature: how do `real_word_share_t*` and `distinct_4gram_share_t*` change from
-#    0.5 to 1.5? Why does greedy decoding loop?
+#    0.5 to 1.5? Does greedy decoding repeat itself more than sampling, and why can it
+#    fall into a loop?
 # 5. (Course question 4) What problems does the character-level model have? Find them
 #    in your measurements: misspelt words (real_word_share below 1), slow generation
 #    (`generated_chars_per_second`), a context limited by `num_steps` for gradients,

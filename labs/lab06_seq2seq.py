@@ -154,26 +154,6 @@ def decode_both_ways(model, task) -> dict:
 # ## Results
 
 
-def plot_learning_curves(histories: dict, path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for context, history in histories.items():
-        axis.plot(history["epoch"], history["loss"], marker="o", label=f"{context} train")
-        axis.plot(
-            history["epoch"],
-            history["val_loss"],
-            marker="s",
-            linestyle="--",
-            label=f"{context} validation",
-        )
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("loss (teacher forcing)")
-    axis.set_title("Encoder-decoder learning curves")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def plot_accuracies(table: pd.DataFrame, path: Path) -> None:
     columns = [
         "teacher_forced_token_accuracy",
@@ -257,7 +237,9 @@ def main(argv=None) -> dict:
     pd.concat([h.assign(context=c) for c, h in histories.items()]).to_csv(
         out / "history.csv", index=False
     )
-    plot_learning_curves(histories, out / "learning_curves.png")
+    curves = rnnkit.plot_learning_curves(histories, metric="loss")
+    curves.axes[0].set_title("Encoder-decoder learning curves (loss under teacher forcing)")
+    rnnkit.save_figure(curves, out / "learning_curves.png")
     plot_accuracies(table, out / "accuracy.png")
 
     summary = {"test_questions": task.test.num_samples, "beam_width": BEAM_WIDTH}
