@@ -266,11 +266,11 @@ def main(argv=None) -> dict:
         "parameter_count_independent_of_length": float(length_invariant),
         "next_char_output_dim": language_output_dim,
         "next_char_vocab_size": vocab_size,
-        "seconds": time.perf_counter() - started,
     }
     for _, row in totals.iterrows():
         key = row["model"].lower().replace(" ", "_").replace("=", "_").replace("(", "").replace(")", "")
         summary[f"params_{key}"] = int(row["keras_count_params"])
+    summary["run_seconds"] = time.perf_counter() - started
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)
 
@@ -279,8 +279,9 @@ def main(argv=None) -> dict:
     print(f"- Your own loop h_t = tanh(x_t W_xh + h_(t-1) W_hh + b) matches Keras to {sequence_difference:.1e}.")
     print(f"- {summary['formulas_matching_keras']} of {summary['formulas_checked']} formula rows equal count_params().")
     print(f"- GRU: reset_after=True has {summary['params_gru_reset_after_true']} parameters, "
-          f"reset_after=False {summary['params_gru_reset_after_false']}: "
-          f"3*h*1 = {3 * units} more bias values per layer.")
+          f"reset_after=False {summary['params_gru_reset_after_false']}: a difference of "
+          f"{summary['params_gru_reset_after_true'] - summary['params_gru_reset_after_false']}, "
+          f"against 3*h = {3 * units} extra bias values per layer.")
     print(f"- Bidirectional LSTM: {summary['params_bidirectional_lstm']} vs LSTM {summary['params_lstm']} "
           "(the recurrent layer doubles; the head reads 2h).")
     print(f"- Parameters unchanged for T in {list(lengths)}: {length_invariant}; "

@@ -179,7 +179,7 @@ def main(argv=None) -> dict:
     )
     print(
         f"- The grid took {compare_seconds:.1f} s; started again on the same folder it took "
-        f"{resume_seconds:.1f} s and retrained {retrained} runs (it only redraws tables and figures)."
+        f"{resume_seconds:.1f} s and retrained {retrained} of {len(results)} runs."
     )
     print(
         f"- Every parameter count in params.csv matches its formula: {bool(params['match'].all())}."
@@ -201,11 +201,12 @@ def main(argv=None) -> dict:
 #    constant guess (`constant_guess_test_mse`) and the one_to_one baseline ("mlp")?
 # 2. In params.csv, find the formula of each recurrent layer and check one by hand.
 #    Which cell would you pick if each parameter cost you money?
-# 3. Edit grid.yaml: set `timesteps: [10, 50]` under the task options, and
-#    `seeds: [0, 1, 2]`. Rerun `rnnkit compare grid.yaml --out ...` into a NEW folder,
-#    then `rnnkit report` on it. Does the ranking of the cells change with the length?
-#    Is the difference between two cells larger than the spread over seeds
-#    (summary.csv)?
+# 3. (Course question 3, by measurement) Edit grid.yaml: set `timesteps: [10, 50]`
+#    under the task options, and `seeds: [0, 1, 2]`. Rerun `rnnkit compare grid.yaml
+#    --out ...` into a NEW folder, then `rnnkit report` on it. Does the ranking of the
+#    cells change with the length, and what does that say about the gradient that has to
+#    travel back through 50 steps? Is the difference between two cells larger than the
+#    spread over seeds (summary.csv)?
 # 4. Interrupt a compare with Ctrl-C and start the same command again. Which runs are
 #    redone? (Look at `resume_seconds` for the case where none are.)
 # 5. Write one claim about the cells you compared, and name the figure and the numbers
