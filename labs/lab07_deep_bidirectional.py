@@ -6,7 +6,7 @@ Goal: Measure, on two tasks that need opposite directions, what a forward reader
     can learn; count what each costs in parameters; and time `unroll=True` against the
     symbolic loop on short sequences.
 Estimated run time (measured on the course machine, 2 CPU cores, after imports):
-    --quick 30 s (34 s with imports; six small trainings); full 2.4 min (144 s).
+    --quick about 25 s (31 s with imports; six small trainings); full 2.4 min (144 s).
 
 Run it:
 
