@@ -110,20 +110,6 @@ def build_grid(args) -> dict:
     return apply_flags(grid, args)
 
 
-def quiet_library_warnings() -> None:
-    """Hides TensorFlow's retracing notices and a Keras input-structure warning in CLI output.
-
-    A grid builds a new model per run, so TensorFlow's "triggered tf.function retracing"
-    notice fires by design; Keras warns when a one-input model named `inputs` gets a
-    bare tensor, which is how the diagnostics call it. Neither means anything is wrong.
-    """
-    import logging
-    import warnings
-
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-
-
 def print_table(results) -> None:
     """Prints the short results table: one line per run."""
     columns = [c for c in ("label", "status", "params", "best_val_loss", "seconds_per_epoch") if c in results]
@@ -136,7 +122,6 @@ def run(args) -> int:
     from rnnkit.report.report import build_report
 
     grid = load_grid(build_grid(args))
-    quiet_library_warnings()
     out_dir = args.out or default_out_dir("compare")
     print(f"rnnkit compare: writing to {out_dir}")
     results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,

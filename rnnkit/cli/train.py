@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.compare import add_grid_flags, apply_flags, print_table, quiet_library_warnings
+from rnnkit.cli.compare import add_grid_flags, apply_flags, print_table
 from rnnkit.config import CELLS, VARIETIES
 
 EXAMPLES = """examples:
@@ -45,7 +45,6 @@ def run(args) -> int:
         "seeds": [args.seed],
     }
     (run_config,) = expand_grid(apply_flags(grid, args))
-    quiet_library_warnings()
     out_dir = args.out or default_out_dir("train")
     print(f"rnnkit train: {run_config.label} -> {out_dir}")
     results = run_single(run_config, out_dir, verbose=2 if args.verbose else 0, tensorboard=args.tensorboard)

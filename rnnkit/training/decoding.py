@@ -12,6 +12,10 @@ worked out by hand.
 
 Decoded arrays are int32 `(num_samples, max_length)`: the tokens after the start token,
 the end token included, then `pad_id`.
+
+`beam_search_decode` and `generate_text` hide TensorFlow's retracing notice while they
+run: decoding right after building or training models trips it although nothing is
+traced more than once per shape (see `rnnkit.training.tracing`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import numpy as np
 from rnnkit.checks import check_bool, check_non_negative_int, check_positive_float, check_positive_int, invalid
 from rnnkit.models.seq2seq import greedy_decode  # noqa: F401  (re-exported: batched greedy decoding)
 from rnnkit.training.metrics import reset_recurrent_states
+from rnnkit.training.tracing import retracing_notice_hidden
 
 
 def _tile_states(states, times: int):
     return [np.repeat(np.asarray(state), times, axis=0) for state in states]
 
 
+@retracing_notice_hidden()
 def beam_search_decode(
     inference,
     encoder_inputs,
@@ -180,6 +186,7 @@ def sample_from_probs(probs, *, temperature: float = 1.0, greedy: bool = False, 
     return int(rng.choice(len(weights), p=weights))
 
 
+@retracing_notice_hidden()
 def generate_text(
     model,
     vocab,

@@ -2,7 +2,9 @@
 
 `train` compiles the model with the task's loss and metrics and the config's optimizer,
 fits it with validation data and sample weights, then scores it on the test split with
-fair metrics (see `rnnkit.training.metrics`) and collects diagnostics. A loss that turns
+fair metrics (see `rnnkit.training.metrics`) and collects diagnostics. While it runs,
+TensorFlow's retracing notice is hidden: each new model traces its own step functions
+once, which the notice miscounts as retracing (see `rnnkit.training.tracing`). A loss that turns
 NaN or infinite ends the run with status "nan_loss" and the history so far; it is not
 an exception, because in a comparison grid it is a result.
 
@@ -43,6 +45,7 @@ from rnnkit.training.diagnostics import (
 from rnnkit.training.environment import collect_environment
 from rnnkit.training.metrics import _take_rows, held_out_metrics, task_kind
 from rnnkit.training.result import STATUS_NAN, STATUS_OK, RunResult
+from rnnkit.training.tracing import retracing_notice_hidden
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -185,6 +188,7 @@ def epoch_timings(epoch_seconds) -> dict:
     return {"first_epoch_seconds": float(seconds[0]), "seconds_per_epoch": float(np.median(steady))}
 
 
+@retracing_notice_hidden()
 def train(
     model,
     task: Task,
@@ -323,6 +327,7 @@ def train(
             diagnostics["gradient_flow"] = _flow(model, test_probe, task.loss)
             diagnostics["saturation"] = saturation(model, test_probe[0])
     result.samples = sample_outputs(model, task, test_split, extras)
+    result.predictions = extras["predictions"]
     return result
 
 
