@@ -31,6 +31,7 @@ from rnnkit.checks import invalid
 from rnnkit.errors import ConfigError
 from rnnkit.harness import store
 from rnnkit.harness.grid import RunConfig, expand_grid, load_grid
+from rnnkit.training.metrics import confusion_matrix
 from rnnkit.training.result import STATUS_FAILED, RunResult
 
 # Above this many classes a confusion matrix is unreadable; it is not drawn.
@@ -231,15 +232,15 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
     table, predictions = None, None
     try:
         table = _param_table(result)
-        if figures and result.ok and result.model is not None:
-            predictions = predictions_record(result.model, task)
+        if figures and result.ok:
+            predictions = predictions_record(task, _test_predictions(result, task))
     except Exception:  # noqa: BLE001 - a table or plot input that fails must not stop the grid.
         result.diagnostics = {**(result.diagnostics or {}), "store_error": traceback.format_exc()}
     store.write_run(out_dir, run, result, param_table=table, predictions=predictions,
                     extra_timings={"run_seconds": run_seconds})
     if tensorboard:
         _write_hparams(out_dir, run, result, hparams or hparams_names([run]))
-    result.model = None
+    result.model = result.predictions = None
     return result
 
 
@@ -251,34 +252,48 @@ def _param_table(result: RunResult):
     return param_table(result.model)
 
 
-def predictions_record(model, task) -> dict | None:
+def _test_predictions(result: RunResult, task):
+    """The trainer's test predictions, or (for a `run_fn` that returns only the model) new ones."""
+    if result.predictions is not None:
+        return result.predictions
+    if result.model is None or task.variety == "seq2seq":
+        return None
+    return result.model.predict(task.test.x[:PREDICTION_SAMPLES], verbose=0)
+
+
+def predictions_record(task, y_pred) -> dict | None:
     """Test-set predictions to plot later: values (regression) or a confusion matrix.
+
+    Args:
+        task: The run's task.
+        y_pred: The model's outputs on the first rows of `task.test`, in order (the
+            trainer's own test predictions, so nothing is predicted twice), or None.
 
     Returns:
         {"kind": "regression", "y_true": [...], "y_pred": [...]} with the first 100
         samples (or the first 4 sequences end to end); {"kind": "classification",
         "matrix": [[...]], "labels": [...]} over up to 256 test samples (padding left
-        out); or None for seq2seq (its teacher-forced predictions would flatter the
-        model; the trainer's decoded samples show it instead) and for more than 30 classes.
+        out); or None without predictions, for seq2seq (its teacher-forced predictions
+        would flatter the model; the trainer's decoded samples show it instead) and for
+        more than 30 classes.
     """
-    if task.variety == "seq2seq":
+    num_classes = task.output_spec.dim
+    if y_pred is None or task.variety == "seq2seq":
         return None
-    x = task.test.x[:PREDICTION_SAMPLES]
-    y_true = np.asarray(task.test.y[:PREDICTION_SAMPLES])
-    y_pred = np.asarray(model.predict(x, verbose=0, batch_size=PREDICTION_SAMPLES))
+    if task.output_spec.kind != "regression" and num_classes > MAX_CONFUSION_CLASSES:
+        return None
+    count = min(PREDICTION_SAMPLES, len(y_pred))
+    y_true = np.asarray(task.test.y[:count])
+    y_pred = np.asarray(y_pred[:count])
     if task.output_spec.kind == "regression":
         shown = 4 if y_true.ndim > 2 else 100
         truth, predicted = y_true[:shown], y_pred.reshape(y_true.shape)[:shown]
         return {"kind": "regression", "y_true": truth.ravel(), "y_pred": predicted.ravel()}
-    num_classes = task.output_spec.dim
-    if num_classes > MAX_CONFUSION_CLASSES:
-        return None
     predicted = y_pred.argmax(axis=-1)
     keep = np.ones(y_true.shape, dtype=bool)
     if task.test.sample_weight is not None:
-        keep = np.asarray(task.test.sample_weight[:PREDICTION_SAMPLES]) > 0
-    matrix = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(matrix, (y_true[keep].astype(int), predicted[keep].astype(int)), 1)
+        keep = np.asarray(task.test.sample_weight[:count]) > 0
+    matrix = confusion_matrix(y_true[keep], predicted[keep], num_classes)
     vocab = task.target_vocab
     labels = list(vocab.id_to_token) if vocab is not None and len(vocab) == num_classes else [
         str(index) for index in range(num_classes)

@@ -37,6 +37,8 @@ class RunResult:
         samples: Optional human-readable examples (generated text, decoded sequences).
         error: Traceback text when status is "failed", or the NaN message.
         model: The trained keras.Model (not stored on disk).
+        predictions: The model's outputs on the test split that `metrics` were computed
+            from, in row order (not stored on disk; the harness plots from them).
     """
 
     status: str
@@ -49,6 +51,7 @@ class RunResult:
     samples: list = field(default_factory=list)
     error: str | None = None
     model: Any = None
+    predictions: Any = None
 
     @property
     def ok(self) -> bool:

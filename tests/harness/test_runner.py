@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnnkit.data.tasks import get_task
 from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.harness import store
 from rnnkit.harness.grid import expand_grid
@@ -244,3 +245,38 @@ def test_tensorboard_hparams_summary_lists_the_swept_settings(tmp_path):
     (start,) = [r.session_start_info for r in hparams_records(out / first.run_id / "hparams")
                 if r.HasField("session_start_info")]
     assert start.hparams["cell"].string_value == "simple_rnn" and start.hparams["units"].number_value == 2
+
+
+def test_the_trainers_test_predictions_are_plotted_without_predicting_again(tmp_path):
+    import keras
+
+    def predict(*args, **kwargs):
+        raise AssertionError("the runner predicted the test set a second time")
+
+    def trainer(spec, task, config, **kwargs):
+        result = FakeTrainer()(spec, task, config, **kwargs)
+        inputs = keras.Input((4, 1), name="inputs")
+        result.model = keras.Model(inputs, keras.layers.Dense(1, name="head")(inputs))
+        result.model.predict = predict
+        if task.name == "adding":
+            # Every prediction 0.5 above the truth.
+            result.predictions = np.asarray(task.test.y, dtype="float64") + 0.5
+        else:
+            # Parity: always class 1 (probabilities 0.2 / 0.8).
+            result.predictions = np.tile([0.2, 0.8], (len(task.test.y), 1))
+        return result
+
+    grid = {**GRID, "cells": ["gru"], "model": {"units": 2}, "seeds": [0]}
+    compare(grid, tmp_path / "out", run_fn=trainer, progress=False, figures=True)
+    for run in expand_grid(grid):
+        stored = store.load_run(tmp_path / "out", run.run_id)
+        assert "store_error" not in stored["metrics"]["diagnostics"]
+        record = stored["predictions"]
+        test_y = np.asarray(get_task(run.task, **run.task_options).test.y)
+        if run.task == "adding":
+            assert np.allclose(np.asarray(record["y_pred"]) - np.asarray(record["y_true"]), 0.5)
+            assert np.allclose(record["y_true"], test_y.ravel()[:100])
+        else:
+            # Every sample predicted as class 1: column 1 holds the count of each true class.
+            expected = [[0, int((test_y == 0).sum())], [0, int((test_y == 1).sum())]]
+            assert record["matrix"] == expected

@@ -29,6 +29,7 @@ def test_train_fills_every_part_of_the_result():
     predictions = model.predict(task.test.x, verbose=0)
     assert result.metrics["mse"] == pytest.approx(float(np.mean((predictions - task.test.y) ** 2)), rel=1e-5)
     assert result.metrics["rmse"] == pytest.approx(np.sqrt(result.metrics["mse"]))
+    assert np.allclose(result.predictions, predictions, atol=1e-6)  # kept for the harness's figures
     # SimpleRNN(4) on 2 features + Dense(1): 4 * (4 + 2 + 1) + (4 + 1) = 33 weights.
     assert result.params == {"total": 33, "trainable": 33, "non_trainable": 0}
     for key in ("compile_seconds", "fit_seconds", "seconds_per_epoch", "samples_per_second", "evaluate_seconds"):
@@ -95,6 +96,22 @@ def test_model_that_does_not_fit_the_task_is_refused_before_training():
     too_long = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.SimpleRNN(2)(inputs)))
     with pytest.raises(TrainingError, match=r"takes inputs of shape \('batch', 7, 2\) but task 'toy_sum' provides"):
         train(too_long, task, TrainConfig(epochs=1))
+    first, second = keras.Input((5, 2), name="first"), keras.Input((5, 2), name="second")
+    two_inputs = keras.Model([first, second], keras.layers.Dense(1)(keras.layers.SimpleRNN(2)(first + second)))
+    with pytest.raises(TrainingError, match=r"has 2 inputs but task 'toy_sum' provides one array\."):
+        train(two_inputs, task, TrainConfig(epochs=1))
+
+
+def test_seq2seq_input_names_must_match_the_task():
+    task = get_task("reverse", num_samples=40, seed=0)
+    source = keras.Input((None,), dtype="int32", name="source")
+    target = keras.Input((None,), dtype="int32", name="decoder_inputs")
+    vocab_size = task.output_spec.dim
+    features = keras.layers.Embedding(vocab_size, 2)(target)
+    model = keras.Model([source, target], keras.layers.Dense(vocab_size, activation="softmax")(features))
+    with pytest.raises(TrainingError, match=r"has inputs \['decoder_inputs', 'source'\] but task 'reverse' provides "
+                       r"\['decoder_inputs', 'encoder_inputs'\]\."):
+        train(model, task, TrainConfig(epochs=1))
 
 
 def test_bad_arguments_are_refused():
