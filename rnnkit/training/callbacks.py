@@ -61,12 +61,12 @@ class GradientNormProbe(keras.callbacks.Callback):
         self.values: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.snapshots.append([np.array(weight) for weight in self.model.trainable_weights])
+        self.snapshots.append([weight.numpy() for weight in self.model.trainable_weights])
 
     def compute(self) -> list[float]:
         """Returns the gradient norm at each recorded epoch, leaving the model's weights as they are."""
         model = self.model
-        final = [np.array(weight) for weight in model.trainable_weights]
+        final = [weight.numpy() for weight in model.trainable_weights]
         try:
             for snapshot in self.snapshots:
                 for weight, value in zip(model.trainable_weights, snapshot):

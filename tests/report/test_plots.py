@@ -53,6 +53,9 @@ def test_gradient_flow_and_grad_norm_use_log_scale():
     assert list(axes.get_lines()[0].get_xdata()) == list(range(1, 11))
     axes = check(plot_grad_norm({"clipped": history(1), "plain": history(3)}), "Gradient norm", "epoch", "log")
     assert axes.get_yscale() == "log" and len(axes.get_lines()) == 2
+    no_norm = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5]})
+    with pytest.raises(ConfigError, match="`histories`: got 'plain'; expected histories with a `grad_norm` column"):
+        plot_grad_norm({"plain": no_norm})
 
 
 def test_predictions_confusion_and_bar_charts():
@@ -65,6 +68,8 @@ def test_predictions_confusion_and_bar_charts():
     assert [text.get_text() for text in axes.texts] == ["5", "1", "2", "7"]
     with pytest.raises(ConfigError, match=r"`matrix`: got 'array of shape \(2, 3\)'"):
         plot_confusion_matrix(np.zeros((2, 3)))
+    with pytest.raises(ConfigError, match=r"`labels`: got \['odd'\]; expected 2 labels, one per class"):
+        plot_confusion_matrix([[5, 1], [2, 7]], labels=["odd"])
     axes = check(plot_param_counts({"lstm": 1234, "gru": 999}), "Parameter count", "model", "parameters")
     assert [patch.get_height() for patch in axes.patches] == [1234, 999]
     axes = check(plot_seconds_per_epoch({"lstm": 1.5, "gru": 1.2}), "per epoch", "model", "seconds")

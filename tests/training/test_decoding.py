@@ -145,3 +145,19 @@ def test_generate_text_rejects_bad_arguments():
         generate_text(model, LetterVocab(), "a", 3, temperature=0)
     with pytest.raises(ConfigError, match="`num_tokens`: got -2; expected an integer >= 0"):
         generate_text(model, LetterVocab(), "a", -2)
+
+
+class SilentVocab(LetterVocab):
+    """Encodes every text to no tokens (a word vocabulary that knows none of the words)."""
+
+    def encode(self, text):
+        return np.array([], dtype="int64")
+
+
+def test_prefix_without_tokens_and_a_model_that_is_not_a_language_model_are_named():
+    with pytest.raises(ConfigError, match="`prefix`: got 'zz'; expected text that encodes to at least one token"):
+        generate_text(next_letter_model(), SilentVocab(), "zz", 3)
+    inputs = keras.Input((4,), dtype="int32")
+    classifier = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.ops.cast(inputs, "float32")))
+    with pytest.raises(ConfigError, match=r"`model`: got 'output of shape \(1, 3\)'; expected a language model"):
+        next_token_probs(classifier, [1, 2])

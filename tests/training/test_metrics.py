@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ from rnnkit.training.metrics import (
     exact_match,
     mae,
     mse,
+    perplexity,
     perplexity_from_probs,
     regression_metrics,
     rmse,
@@ -100,3 +102,28 @@ def test_regression_errors_by_hand_and_in_original_units():
     assert values["mae_original"] == pytest.approx(10.0)
     assert values["rmse_original"] == pytest.approx(math.sqrt(500 / 3))
     assert "mse_original" not in regression_metrics(y_true, y_pred)
+
+
+def uniform_language_model(vocab_size=6, timesteps=4):
+    """Zero weights before the softmax: every next token has probability 1 / vocab_size."""
+    inputs = keras.Input((timesteps,), dtype="int32")
+    features = keras.layers.Embedding(vocab_size, 3)(inputs)
+    head = keras.layers.Dense(vocab_size, activation="softmax", kernel_initializer="zeros")
+    return keras.Model(inputs, head(features))
+
+
+def test_perplexity_of_a_model_runs_it_batch_by_batch():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 6, size=(7, 4))
+    y = rng.integers(0, 6, size=(7, 4))
+    # 7 rows in batches of 3: the last batch is shorter, and the uniform model scores 6 anyway.
+    assert perplexity(uniform_language_model(), x, y, batch_size=3) == pytest.approx(6.0, rel=1e-5)
+    with pytest.raises(ConfigError, match="`sample_weight`: got 'all zeros'; expected at least one real"):
+        perplexity(uniform_language_model(), x, y, sample_weight=np.zeros((7, 4)))
+    with pytest.raises(ConfigError, match="`batch_size`: got 0; expected a positive integer"):
+        perplexity(uniform_language_model(), x, y, batch_size=0)
+
+
+def test_exact_match_needs_one_sequence_per_row():
+    with pytest.raises(ConfigError, match=r"`target_ids`: got 'array of shape \(3,\)'; expected an array \(num_samples, timesteps\)"):
+        exact_match([1, 2, 3], [1, 2, 3])

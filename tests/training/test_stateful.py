@@ -1,15 +1,17 @@
 """Stateful training for sequentially partitioned language models."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
 from rnnkit.config import ModelSpec, TrainConfig
-from rnnkit.data.tasks import get_task
+from rnnkit.data.tasks import Split, get_task
 from rnnkit.errors import TrainingError
 from rnnkit.models.builders import build_model
 from rnnkit.training.callbacks import ResetStatesAtEpochStart
-from rnnkit.training.fit import run_experiment
+from rnnkit.training.fit import run_experiment, train
 
 BATCH = 4
 
@@ -51,3 +53,15 @@ def test_stream_count_must_match_the_batch_size(sequential_task):
     spec = ModelSpec(cell="gru", variety="many_to_many", units=4, stateful=True)
     with pytest.raises(TrainingError, match="cut into 4 sequential streams but `batch_size` is 8"):
         run_experiment(spec, sequential_task, TrainConfig(epochs=1, batch_size=8))
+
+
+def test_stateful_batch_size_and_split_sizes_are_checked_before_training(sequential_task):
+    spec = ModelSpec(cell="gru", variety="many_to_many", units=4, stateful=True)
+    model = build_model(spec, sequential_task, batch_size=2)
+    with pytest.raises(TrainingError, match="is stateful with batch size 2, but `batch_size` is 4; build it"):
+        train(model, sequential_task, TrainConfig(epochs=1, batch_size=BATCH))
+    test = sequential_task.test
+    tiny = dataclasses.replace(sequential_task, test=Split(test.x[:3], test.y[:3]))
+    model = build_model(spec, sequential_task, batch_size=BATCH)
+    with pytest.raises(TrainingError, match="The test split has 3 samples, fewer than `batch_size` 4; "):
+        train(model, tiny, TrainConfig(epochs=1, batch_size=BATCH))
