@@ -246,6 +246,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
+def _finished(out_dir, run_ids) -> list[str]:
+    """The given runs that finished, in their order; every finished run when `run_ids` is None."""
+    if run_ids is None:
+        return finished_run_ids(out_dir)
+    return [run_id for run_id in run_ids if is_finished(out_dir, run_id)]
+
+
+def configuration_label(label) -> str:
+    """A run's label without its seed: the label of its configuration ("adding gru u8 L1")."""
+    return str(label).rsplit(" seed", 1)[0]
+
+
 def finished_run_ids(out_dir) -> list[str]:
     """Ids of the finished runs stored under `out_dir`, sorted."""
     folder = Path(out_dir) / RUNS_FOLDER
@@ -331,7 +343,7 @@ def build_results(out_dir, run_ids=None) -> pd.DataFrame:
         seconds_per_epoch (steady state: median of the epochs after the first),
         fit_seconds, status, error (last line of the traceback).
     """
-    run_ids = finished_run_ids(out_dir) if run_ids is None else [r for r in run_ids if is_finished(out_dir, r)]
+    run_ids = _finished(out_dir, run_ids)
     rows = [_result_row(load_run(out_dir, run_id)) for run_id in run_ids]
     if not rows:
         return pd.DataFrame(columns=["run_id", "config_id", "label", "task", "variety", "cell",
@@ -370,7 +382,7 @@ def build_summary(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for config_id, group in results.groupby("config_id", sort=False):
         row = {c: group[c].iloc[0] for c in fixed}
-        row["label"] = group["label"].iloc[0].rsplit(" seed", 1)[0]
+        row["label"] = configuration_label(group["label"].iloc[0])
         row["num_seeds"] = len(group)
         row["num_ok"] = int((group["status"] == STATUS_OK).sum())
         ok = group[group["status"] == STATUS_OK]
@@ -390,7 +402,7 @@ def build_params(out_dir, run_ids=None) -> pd.DataFrame:
     One table per configuration (its first stored run with a parameter table; seeds
     share the architecture), with the run's identity columns in front.
     """
-    run_ids = finished_run_ids(out_dir) if run_ids is None else [r for r in run_ids if is_finished(out_dir, r)]
+    run_ids = _finished(out_dir, run_ids)
     frames, seen = [], set()
     for run_id in run_ids:
         run = load_run(out_dir, run_id)
@@ -402,7 +414,7 @@ def build_params(out_dir, run_ids=None) -> pd.DataFrame:
         variety = run["config"]["model"]["variety"]
         identity = {
             "config_id": config_id,
-            "label": run["config"].get("label", run_id).rsplit(" seed", 1)[0],
+            "label": configuration_label(run["config"].get("label", run_id)),
             "task": run["config"]["task"],
             "cell": "mlp" if variety == "one_to_one" else run["config"]["model"]["cell"],
             "variety": variety,

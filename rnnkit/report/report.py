@@ -54,7 +54,7 @@ TIMING_NOTE = (
 
 
 def _short_label(label: str, task: str) -> str:
-    label = str(label).rsplit(" seed", 1)[0]
+    label = store.configuration_label(label)
     return label[len(task) + 1:] if label.startswith(f"{task} ") else label
 
 

@@ -22,8 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.checks import check_bool, check_non_negative_int, check_positive_float, check_positive_int, invalid
-from rnnkit.models.seq2seq import greedy_decode  # noqa: F401  (re-exported: batched greedy decoding)
+from rnnkit.checks import (
+    check_bool,
+    check_non_negative_int,
+    check_positive_float,
+    check_positive_int,
+    invalid,
+)
+from rnnkit.models.seq2seq import greedy_decode
 from rnnkit.training.metrics import reset_recurrent_states
 from rnnkit.training.tracing import retracing_notice_hidden
 

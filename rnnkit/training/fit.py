@@ -383,4 +383,4 @@ def run_experiment(
     return result
 
 
-__all__ = ["check_model_fits_task", "make_optimizer", "run_experiment", "train", "task_kind"]
+__all__ = ["check_model_fits_task", "epoch_timings", "make_optimizer", "run_experiment", "task_kind", "train"]

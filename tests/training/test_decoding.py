@@ -9,7 +9,12 @@ from rnnkit.data.tasks import get_task
 from rnnkit.errors import ConfigError
 from rnnkit.models.builders import build_model
 from rnnkit.models.seq2seq import Seq2SeqInference
-from rnnkit.training.decoding import beam_search_decode, generate_text, greedy_decode, next_token_probs
+from rnnkit.training.decoding import (
+    beam_search_decode,
+    generate_text,
+    greedy_decode,
+    next_token_probs,
+)
 
 PAD, START, END, A, B = 0, 1, 2, 3, 4
 
@@ -45,7 +50,7 @@ TRAP = {START: {A: 0.6, B: 0.4}, A: {A: 0.3, B: 0.3, END: 0.4}, B: {END: 0.9, A:
 def test_beam_search_finds_the_more_likely_sequence_greedy_misses():
     inference = MarkovInference(TRAP)
     sources = np.array([[0], [1]])
-    kwargs = dict(start_id=START, end_id=END, max_length=4, pad_id=PAD)
+    kwargs = {"start_id": START, "end_id": END, "max_length": 4, "pad_id": PAD}
     greedy = beam_search_decode(inference, sources, beam_width=1, **kwargs)
     beam = beam_search_decode(inference, sources, beam_width=2, **kwargs)
     assert greedy.dtype == np.int32 and greedy.shape == (2, 4)
@@ -58,7 +63,7 @@ def test_length_normalization_changes_the_choice_between_short_and_long():
     # token). [A, B, END]: 0.6 * 0.4 * 0.5 = 0.12 (log -0.71 per token).
     table = {START: {END: 0.4, A: 0.6}, A: {END: 0.6, B: 0.4}, B: {END: 0.5, A: 0.5}}
     inference = MarkovInference(table)
-    kwargs = dict(start_id=START, end_id=END, max_length=3, beam_width=3)
+    kwargs = {"start_id": START, "end_id": END, "max_length": 3, "beam_width": 3}
     raw = beam_search_decode(inference, np.array([[0]]), length_normalize=False, **kwargs)
     normalized = beam_search_decode(inference, np.array([[0]]), length_normalize=True, **kwargs)
     assert raw.tolist() == [[END, PAD, PAD]]
@@ -79,7 +84,8 @@ def test_beam_of_width_one_equals_greedy_on_a_real_seq2seq_model():
     model = build_model(ModelSpec(cell="gru", variety="seq2seq", units=6), task)
     inference = Seq2SeqInference(model)
     vocab = task.target_vocab
-    kwargs = dict(start_id=vocab.start_id, end_id=vocab.end_id, max_length=task.test.y.shape[1], pad_id=vocab.pad_id)
+    kwargs = {"start_id": vocab.start_id, "end_id": vocab.end_id, "max_length": task.test.y.shape[1],
+              "pad_id": vocab.pad_id}
     sources = task.test.x["encoder_inputs"][:6]
     assert np.array_equal(beam_search_decode(inference, sources, beam_width=1, **kwargs),
                           greedy_decode(inference, sources, **kwargs))
