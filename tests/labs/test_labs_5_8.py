@@ -87,7 +87,7 @@ def test_lab06_seq2seq(tmp_path, run_quick, check_outputs):
     assert summary["every_step_params"] > summary["initial_state_params"]
 
 
-@pytest.mark.slow  # Six small trainings: about 25 s of CPU even at quick sizes.
+# Six small trainings (about 25 s even at quick sizes), kept in the default run: every lab runs.
 def test_lab07_deep_bidirectional(tmp_path, run_quick, check_outputs):
     summary = run_quick("lab07_deep_bidirectional.py", tmp_path)
     tables = check_outputs(tmp_path, ["accuracy.png"], ["results.csv", "params.csv", "unroll.csv"])
