@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from rnnkit.checks import invalid
 
@@ -69,6 +70,7 @@ def plot_learning_curves(histories: dict, metric: str = "loss") -> Figure:
     """
     histories = _check_mapping("histories", histories)
     figure, axes = _new_axes(f"Learning curves: {metric}", "epoch", metric)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # Epochs are whole numbers.
     for color, (label, frame) in zip(_colors(len(histories)), histories.items()):
         if metric not in frame:
             raise invalid("metric", metric, f"a column of the history of {label!r} ({', '.join(map(str, frame.columns))})")
@@ -105,6 +107,7 @@ def plot_grad_norm(histories: dict) -> Figure:
     """
     histories = _check_mapping("histories", histories)
     figure, axes = _new_axes("Gradient norm over training (before clipping)", "epoch", "||dL/dw|| (log scale)")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     for color, (label, frame) in zip(_colors(len(histories)), histories.items()):
         if "grad_norm" not in frame:
             raise invalid("histories", label, "histories with a `grad_norm` column (from rnnkit's train)")

@@ -88,3 +88,10 @@ def test_save_figure_writes_a_png(tmp_path):
     path = save_figure(plot_gradient_flow({"a": [1.0, 0.1]}), tmp_path / "sub" / "flow.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_epoch_axes_show_whole_epochs_only():
+    frame = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "grad_norm": [2.0, 1.0]})
+    for figure in (plot_learning_curves({"a": frame}), plot_grad_norm({"a": frame})):
+        ticks = figure.axes[0].get_xticks()
+        assert all(float(tick).is_integer() for tick in ticks)
