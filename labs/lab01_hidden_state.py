@@ -4,9 +4,8 @@ Title: Hidden state and parameters of a recurrent layer
 Goal: See one recurrent step as matrix shapes, check the concatenation identity with a
     real layer's weights, and count the parameters of SimpleRNN, LSTM, GRU (both
     `reset_after` modes), Bidirectional and stacked models by formula and by Keras.
-Estimated run time (measured on the shared 2-core course machine, imports included):
-    quick 4 s CPU / 7 s wall, full 5 s CPU / 16 s wall (nothing is trained; wall times
-    were taken while other jobs shared the cores).
+Estimated run time (measured on an idle 2-core CPU machine, imports included):
+    --quick 5 s; full 7 s.
 
 Run it:
 

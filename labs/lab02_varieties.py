@@ -4,9 +4,8 @@ Title: Five varieties, one SimpleRNN each
 Goal: Train one small model per variety (one_to_one, one_to_many, many_to_one,
     many_to_many, seq2seq) on a task that needs it, and compare shapes, parameter counts
     and held-out scores against a trivial baseline in one table.
-Estimated run time (measured on the shared 2-core course machine, imports included):
-    quick 16 s CPU / 47 s wall, full 35 s CPU / 70 s wall (wall times were taken while
-    other jobs shared the cores; an idle machine is closer to the CPU figures).
+Estimated run time (measured on an idle 2-core CPU machine, imports included):
+    --quick 16 s; full 37 s.
 
 Run it:
 

