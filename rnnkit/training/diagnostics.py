@@ -106,13 +106,33 @@ def gradient_norm(model, x, y, *, loss=None, sample_weight=None) -> float:
     Returns:
         sqrt(sum over weights of ||dL/dw||^2).
     """
-    loss_fn = _loss_function(model, loss)
+    return float(_global_gradient_norm(model, _structured(model, x), y, _loss_function(model, loss), sample_weight))
+
+
+def compiled_gradient_norm(model, x, y, *, loss=None, sample_weight=None):
+    """Returns a zero-argument function that computes `gradient_norm` on this batch as a graph.
+
+    Tracing costs about as much as four eager calls, after which each call is roughly ten
+    times faster; worth it when the same batch is measured at many sets of weights (the
+    per-epoch gradient-norm replay). The function reads the model's current weights on
+    every call.
+
+    Args:
+        model, x, y, loss, sample_weight: As for `gradient_norm`.
+
+    Returns:
+        A function `() -> float`.
+    """
+    inputs, loss_fn = _structured(model, x), _loss_function(model, loss)
+    graph = tf.function(lambda: _global_gradient_norm(model, inputs, y, loss_fn, sample_weight), autograph=False)
+    return lambda: float(graph())
+
+
+def _global_gradient_norm(model, inputs, y, loss_fn, sample_weight):
     with tf.GradientTape() as tape:
-        predictions = model(_structured(model, x), training=False)
-        value = loss_fn(y, predictions, sample_weight=sample_weight)
+        value = loss_fn(y, model(inputs, training=False), sample_weight=sample_weight)
     gradients = tape.gradient(value, model.trainable_variables)
-    gradients = [gradient for gradient in gradients if gradient is not None]
-    return float(tf.linalg.global_norm(gradients).numpy())
+    return tf.linalg.global_norm([gradient for gradient in gradients if gradient is not None])
 
 
 def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, sample_weight=None) -> np.ndarray:

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from rnnkit.errors import ConfigError
+from rnnkit.training.callbacks import COMPILE_FROM_EPOCHS, GradientNormProbe
 from rnnkit.training.diagnostics import (
+    compiled_gradient_norm,
     gate_spectral_radii,
     gradient_flow,
     gradient_norm,
@@ -51,6 +53,35 @@ def test_gradient_norm_by_hand():
     # L = y_hat^2, dL/dk = 2, dL/dv = 2, dL/dw_h = 2 * h_1 = 2 (h_1 = x_1 = 1); norm = sqrt(12).
     norm = gradient_norm(model, np.ones((1, 2, 1), "float32"), np.zeros((1, 1), "float32"), loss="mse")
     assert norm == pytest.approx(np.sqrt(12), rel=1e-5)
+
+
+def expected_norm(head_weight):
+    """linear_rnn(0) on x = (1, 1), y = 0 with kernel 1 and head v: y_hat = v, L = v^2,
+    dL/dv = 2v, dL/dk = 2v^2, dL/dw_h = 2v^2 (h_1 = 1), so the norm is sqrt(4v^2 + 8v^4)."""
+    return np.sqrt(4 * head_weight**2 + 8 * head_weight**4)
+
+
+def test_compiled_gradient_norm_reads_the_current_weights():
+    model = linear_rnn(0.0, timesteps=2)
+    measure = compiled_gradient_norm(model, np.ones((1, 2, 1), "float32"), np.zeros((1, 1), "float32"), loss="mse")
+    assert measure() == pytest.approx(expected_norm(1.0), rel=1e-5)
+    model.get_layer("head").kernel.assign([[2.0]])
+    assert measure() == pytest.approx(expected_norm(2.0), rel=1e-5)  # 12
+
+
+@pytest.mark.parametrize("epochs", [2, COMPILE_FROM_EPOCHS])  # the eager and the traced replay
+def test_gradient_norm_probe_replays_each_epochs_weights(epochs):
+    model = linear_rnn(0.0, timesteps=2)
+    probe = GradientNormProbe(np.ones((1, 2, 1), "float32"), np.zeros((1, 1), "float32"), loss="mse")
+    probe.set_model(model)
+    head = model.get_layer("head").kernel
+    for epoch in range(epochs):  # Stand-in for training: epoch e ends with head weight e + 1.
+        head.assign([[float(epoch + 1)]])
+        probe.on_epoch_end(epoch)
+    head.assign([[7.0]])
+    values = probe.compute()
+    assert values == pytest.approx([expected_norm(v) for v in range(1, epochs + 1)], rel=1e-5)
+    assert float(head.numpy()[0, 0]) == 7.0  # the final weights are put back
 
 
 def test_spectral_radius_of_a_rotation_and_of_gate_blocks():
