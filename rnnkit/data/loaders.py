@@ -249,7 +249,8 @@ def make_airline_forecast(window: int = 12, seed: int = 0, path: str | None = No
     return forecast_task(load_airline_passengers(path), window, "airline_forecast",
                          dataset.citation, dataset.licence,
                          _forecast_text("airline", "airline passengers"),
-                         {"seed": check_seed(seed), "path": path})
+                         # Monthly totals with a yearly pattern: the seasonal naive baseline looks 12 back.
+                         {"seed": check_seed(seed), "path": path, "season": 12})
 
 
 @register_task("sunspots_forecast", "many_to_one", _forecast_text("sunspots", "sunspot numbers"),

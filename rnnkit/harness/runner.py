@@ -2,7 +2,8 @@
 
 `compare` is the kit's main job: expand a grid, train every run in this process
 (clearing Keras state in between), store each run as it finishes, then write the
-tables and comparison figures. A run that raises or whose loss turns NaN is recorded
+tables and the verdict. Figures and the report are drawn from the store by
+`rnnkit.report.build_report`. A run that raises or whose loss turns NaN is recorded
 with its status and traceback and the grid goes on; a bad grid setting stops
 everything before the first run. Started again on the same folder, finished runs are
 skipped.
@@ -130,7 +131,8 @@ def compare(
         tensorboard: Also write TensorBoard logs and an HParams summary under
             `out_dir/tensorboard` (needs the `tensorboard` package).
         retry_failed: Run again the runs recorded as failed (default: keep them).
-        figures: Draw each run's figures and the comparison figures.
+        figures: Store each run's test predictions for its figures (drawn later by
+            `rnnkit.report.build_report`, which `rnnkit compare` calls).
 
     Returns:
         The results table (also written as `out_dir/results.csv`), one row per run
@@ -170,15 +172,8 @@ def compare(
     finally:
         # Also on Ctrl-C: the tables describe every run finished so far.
         tables = store.write_tables(out_dir, [run.run_id for run in runs])
-    if figures:
-        # Drawn from the stored files after the last run, so that the training loop
-        # spends nothing on matplotlib and `rnnkit report` can redraw them alike.
-        from rnnkit.report.report import write_comparison_figures, write_run_figures
-
-        for run in runs:
-            if store.is_finished(out_dir, run.run_id) and not store.has_figures(out_dir, run.run_id):
-                write_run_figures(out_dir, run.run_id)
-        write_comparison_figures(out_dir)
+    # Figures and the report are the report stage's job (`rnnkit.report.build_report`),
+    # drawn from the stored files alone: the harness never imports the report.
     return tables["results"]
 
 
@@ -228,6 +223,10 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
         result = run_fn(run.model, task, run.train, verbose=verbose, callbacks=callbacks, gradient_flow=True)
     except Exception:  # noqa: BLE001 - any failure of one run is recorded; Ctrl-C is not caught.
         result = RunResult(status=STATUS_FAILED, history=pd.DataFrame(), error=traceback.format_exc())
+    if not result.baselines:  # A failed run (or a test's fake trainer) still shows its baselines.
+        from rnnkit.training.baselines import task_baselines
+
+        result.baselines = task_baselines(task)
     run_seconds = time.perf_counter() - started
     table, predictions = None, None
     try:
@@ -271,7 +270,7 @@ def predictions_record(task, y_pred) -> dict | None:
 
     Returns:
         {"kind": "regression", "y_true": [...], "y_pred": [...]} with the first 100
-        samples (or the first 4 sequences end to end); {"kind": "classification",
+        samples' values, or the first 4 sequences as 4 rows; {"kind": "classification",
         "matrix": [[...]], "labels": [...]} over up to 256 test samples (padding left
         out); or None without predictions, for seq2seq (its teacher-forced predictions
         would flatter the model; the trainer's decoded samples show it instead) and for
@@ -286,9 +285,11 @@ def predictions_record(task, y_pred) -> dict | None:
     y_true = np.asarray(task.test.y[:count])
     y_pred = np.asarray(y_pred[:count])
     if task.output_spec.kind == "regression":
+        # Sequences: the first 4 samples, each its own curve; one value per sample: 100.
         shown = 4 if y_true.ndim > 2 else 100
         truth, predicted = y_true[:shown], y_pred.reshape(y_true.shape)[:shown]
-        return {"kind": "regression", "y_true": truth.ravel(), "y_pred": predicted.ravel()}
+        shape = (len(truth), -1) if y_true.ndim > 2 else (-1,)
+        return {"kind": "regression", "y_true": truth.reshape(shape), "y_pred": predicted.reshape(shape)}
     predicted = y_pred.argmax(axis=-1)
     keep = np.ones(y_true.shape, dtype=bool)
     if task.test.sample_weight is not None:

@@ -45,6 +45,8 @@ FIGURES_FOLDER = "figures"
 RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.csv"
 PARAMS_FILE = "params.csv"
+VERDICT_FILE = "verdict.csv"
+SUMMARY_JSON = "summary.json"
 GRID_FILE = "grid.yaml"
 ENVIRONMENT_FILE = "environment.json"
 STATUS_FILE = "status.json"
@@ -202,6 +204,8 @@ def write_run(out_dir, run, result, *, param_table=None, predictions=None, extra
         "environment": result.environment,
         "diagnostics": result.diagnostics,
         "samples": result.samples,
+        "baselines": getattr(result, "baselines", None) or {},
+        "selected_epoch": getattr(result, "selected_epoch", None),
     }))
     if param_table is not None:
         record(write_csv(folder / "params.csv", param_table))
@@ -285,7 +289,72 @@ def _column(name: str) -> str:
     return f"task_{key}" if group == "task" else key
 
 
+def task_instance(task: str, options: dict | None) -> str:
+    """Names a task with its options: "adding (num_samples=400, timesteps=10)".
+
+    Runs of different instances are never pooled or ranked together.
+    """
+    options = {k: v for k, v in (options or {}).items()}
+    if not options:
+        return str(task)
+    listed = ", ".join(f"{key}={value}" for key, value in sorted(options.items()))
+    return f"{task} ({listed})"
+
+
+def selected_epoch(history: pd.DataFrame, stored=None) -> int | None:
+    """The 1-based epoch with the lowest validation loss (the last epoch without one).
+
+    `stored` (the trainer's own record in metrics.json) wins when present; old stores
+    without it get the same rule applied to their history.
+    """
+    if stored is not None:
+        return int(stored)
+    if not len(history):
+        return None
+    if "val_loss" in history:
+        losses = pd.to_numeric(history["val_loss"], errors="coerce").to_numpy(dtype="float64")
+        if np.isfinite(losses).any():
+            return int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan))) + 1
+    return len(history)
+
+
+_baseline_cache: dict = {}
+
+
+def _baselines(config: dict, metrics: dict) -> dict:
+    """The run's stored baselines, or (older stores) the baselines of its rebuilt task."""
+    if metrics.get("baselines"):
+        return metrics["baselines"]
+    key = json.dumps([config["task"], config.get("task_options") or {}], sort_keys=True)
+    if key not in _baseline_cache:
+        from rnnkit.data.tasks import get_task
+        from rnnkit.training.baselines import task_baselines
+
+        options = dict(config.get("task_options") or {})
+        try:
+            _baseline_cache[key] = task_baselines(get_task(config["task"], **options))
+        except Exception:  # noqa: BLE001 - a task that cannot be rebuilt here has no baseline row.
+            _baseline_cache[key] = {}
+    return _baseline_cache[key]
+
+
+def _primary_metric(metrics: dict, baselines: dict) -> str | None:
+    from rnnkit.training.metrics import PRIMARY_METRICS
+
+    known = set(metrics.get("metrics") or {})
+    for scores in baselines.values():
+        known |= set(scores.get("test") or {})
+    # The kinds' primary metrics never collide: each task has exactly one of them.
+    for name in ("exact_match", "perplexity", "token_accuracy", "accuracy", "mse"):
+        if name in known and name in PRIMARY_METRICS.values():
+            return name
+    return None
+
+
 def _result_row(run: dict) -> dict:
+    from rnnkit.training.baselines import best_baseline
+    from rnnkit.training.metrics import has_direction
+
     config, history, metrics = run["config"], run["history"], run["metrics"]
     variety = config["model"]["variety"]
     row = {
@@ -293,6 +362,7 @@ def _result_row(run: dict) -> dict:
         "config_id": _config_id(config),
         "label": config.get("label", config["run_id"]),
         "task": config["task"],
+        "task_instance": task_instance(config["task"], config.get("task_options")),
         "variety": variety,
         "cell": "mlp" if variety == "one_to_one" else config["model"]["cell"],
     }
@@ -300,23 +370,46 @@ def _result_row(run: dict) -> dict:
     row["seed"] = config["train"]["seed"]
     row["params"] = (metrics.get("params") or {}).get("total")
     row["epochs_run"] = len(history)
+    selected = selected_epoch(history, metrics.get("selected_epoch"))
+    row["selected_epoch"] = selected
     for column in [c for c in history.columns if c not in ("epoch", "learning_rate", "epoch_seconds")]:
         values = pd.to_numeric(history[column], errors="coerce")
         row[f"final_{column}"] = values.iloc[-1] if len(values) else None
-        if column.startswith("val_"):
-            best = values.min() if "loss" in column else values.max()
-            row[f"best_{column}"] = best
+        if column.startswith("val_") and has_direction(column):
+            # The value at the selected epoch (best validation loss), whatever the metric.
+            row[f"best_{column}"] = values.iloc[selected - 1] if selected else None
     for name, value in (metrics.get("metrics") or {}).items():
         if isinstance(value, (int, float)) or value is None:
             row[f"test_{name}"] = value
+    baselines = _baselines(config, metrics)
+    primary = _primary_metric(metrics, baselines)
+    row["primary_metric"] = primary
+    row["baseline_name"] = best_baseline(baselines, primary)[0] if primary else None
+    metric_names = dict.fromkeys(m for scores in baselines.values() for m in (scores.get("test") or {}))
+    for name in metric_names:
+        row[f"baseline_test_{name}"] = best_baseline(baselines, name)[1]
+    row["baseline_val_loss"] = best_baseline(baselines, "loss", split="validation")[1]
     timings = metrics.get("timings") or {}
     row["first_epoch_seconds"] = timings.get("first_epoch_seconds")
     row["seconds_per_epoch"] = timings.get("seconds_per_epoch")
     row["fit_seconds"] = timings.get("fit_seconds")
     row["status"] = run["status"]["status"]
-    error = run["status"].get("error") or ""
-    row["error"] = error.strip().splitlines()[-1] if error.strip() else ""
+    row["error"] = failure_line(run["status"].get("error") or "")
     return row
+
+
+def failure_line(error: str) -> str:
+    """The line of a traceback that names the exception ("TypeError: ..."), for tables."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    for line in reversed(lines):
+        head = line.split(":", 1)[0].strip()
+        if not line.startswith(" ") and head.replace(".", "").replace("_", "").isalnum() and (
+            head.endswith(("Error", "Exception", "Interrupt", "Exit")) or "Error" in head
+        ):
+            return line.strip()
+    return lines[-1].strip()
 
 
 def _config_id(config: dict) -> str:
@@ -346,15 +439,15 @@ def build_results(out_dir, run_ids=None) -> pd.DataFrame:
     run_ids = _finished(out_dir, run_ids)
     rows = [_result_row(load_run(out_dir, run_id)) for run_id in run_ids]
     if not rows:
-        return pd.DataFrame(columns=["run_id", "config_id", "label", "task", "variety", "cell",
-                                     "seed", "params", "status", "error"])
+        return pd.DataFrame(columns=["run_id", "config_id", "label", "task", "task_instance", "variety",
+                                     "cell", "seed", "params", "status", "error"])
     names = list(dict.fromkeys(name for row in rows for name in row["_settings"]))
     varying = [n for n in names if len({json.dumps(r["_settings"].get(n)) for r in rows}) > 1]
     shown = [n for n in names if n in _ALWAYS or n in varying]
     table = []
     for row in rows:
         settings = row.pop("_settings")
-        ordered = {k: row[k] for k in ("run_id", "config_id", "label", "task", "variety", "cell")}
+        ordered = {k: row[k] for k in ("run_id", "config_id", "label", "task", "task_instance", "variety", "cell")}
         ordered.update({_column(n): settings.get(n) for n in shown})
         ordered.update({k: v for k, v in row.items() if k not in ordered})
         table.append(ordered)
@@ -364,36 +457,97 @@ def build_results(out_dir, run_ids=None) -> pd.DataFrame:
 
 
 def build_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of every metric, per configuration.
+    """Statistics over seeds of every metric, per configuration, with its baseline verdict.
 
     Args:
         results: The results table (`build_results` or results.csv).
 
     Returns:
-        One row per `config_id`: the configuration columns, `num_seeds`, `num_ok`, then
-        `<metric>_mean` and `<metric>_std` (std is empty for a single seed).
+        One row per `config_id`: the configuration columns (task instance, settings,
+        primary metric, best baseline and baseline values), `num_seeds`, `num_ok`, `n`
+        (finished seeds), then `<metric>_mean` and `<metric>_std` (std is empty for a
+        single seed), and for the validation and test metrics `<metric>_ci_low` /
+        `<metric>_ci_high` (95% Student-t interval of the mean; empty below 2 seeds), and
+        `learned` (True when the primary test metric beats the best baseline beyond the
+        interval; see `rnnkit.harness.verdict.learned`).
     """
+    from rnnkit.harness.verdict import learned, mean_interval
+
     if results.empty:
-        return pd.DataFrame(columns=["config_id", "num_seeds", "num_ok"])
+        return pd.DataFrame(columns=["config_id", "num_seeds", "num_ok", "n"])
     measured = [c for c in results.columns if c.startswith(("final_", "best_", "test_"))]
     measured += [c for c in ("first_epoch_seconds", "seconds_per_epoch") if c in results]
     fixed = [c for c in results.columns if c not in measured
-             and c not in ("run_id", "label", "seed", "status", "error", "fit_seconds", "epochs_run")]
+             and c not in ("run_id", "label", "seed", "status", "error", "fit_seconds", "epochs_run",
+                           "selected_epoch")]
     rows = []
     for config_id, group in results.groupby("config_id", sort=False):
         row = {c: group[c].iloc[0] for c in fixed}
         row["label"] = configuration_label(group["label"].iloc[0])
         row["num_seeds"] = len(group)
         row["num_ok"] = int((group["status"] == STATUS_OK).sum())
+        row["n"] = row["num_ok"]
         ok = group[group["status"] == STATUS_OK]
         for column in measured:
             values = pd.to_numeric(ok[column], errors="coerce")
             row[f"{column}_mean"] = values.mean()
             row[f"{column}_std"] = values.std()
+            if column.startswith(("best_val_", "test_")):
+                row[f"{column}_ci_low"], row[f"{column}_ci_high"] = mean_interval(values.dropna())
+        primary = row.get("primary_metric")
+        if isinstance(primary, str) and f"test_{primary}" in ok:
+            values = pd.to_numeric(ok[f"test_{primary}"], errors="coerce").dropna()
+            row["learned"] = learned(list(values), row.get(f"baseline_test_{primary}"), primary)
+        else:
+            row["learned"] = None
         rows.append(row)
     frame = pd.DataFrame(rows)
     first = ["config_id", "label"]
     return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def grid_selection(out_dir) -> tuple[str, ...]:
+    """The settings a grid selects per configuration on validation (its `select` key)."""
+    import yaml
+
+    try:
+        grid = yaml.safe_load(load_grid_text(out_dir)) or {}
+    except yaml.YAMLError:
+        return ()
+    select = grid.get("select") if isinstance(grid, dict) else None
+    return tuple(select or ())
+
+
+def build_verdict(results: pd.DataFrame, summary: pd.DataFrame, select=()) -> pd.DataFrame:
+    """The ranked verdict of every task instance (see `rnnkit.harness.verdict`).
+
+    Returns:
+        One row per selected configuration and instance, best first within each
+        instance: task_instance, then the columns of `instance_verdict`.
+    """
+    from rnnkit.harness.verdict import instance_verdict
+
+    frames = []
+    if summary.empty or "task_instance" not in summary:
+        return pd.DataFrame()
+    for instance, rows in summary.groupby("task_instance", sort=False):
+        verdict = instance_verdict(results[results["task_instance"] == instance], rows, select)
+        if not verdict.empty:
+            verdict.insert(0, "task_instance", instance)
+            frames.append(verdict)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def verdict_lines(verdict: pd.DataFrame) -> list[str]:
+    """The verdict in sentences, instance by instance."""
+    from rnnkit.harness.verdict import headline
+
+    if verdict.empty:
+        return ["No finished run to judge."]
+    lines = []
+    for instance, rows in verdict.groupby("task_instance", sort=False):
+        lines += headline(rows.reset_index(drop=True), instance)
+    return lines
 
 
 def build_params(out_dir, run_ids=None) -> pd.DataFrame:
@@ -428,15 +582,19 @@ def build_params(out_dir, run_ids=None) -> pd.DataFrame:
 
 
 def write_tables(out_dir, run_ids=None) -> dict[str, pd.DataFrame]:
-    """Builds and writes results.csv, summary.csv and params.csv; returns the frames."""
+    """Builds and writes results.csv, summary.csv (and summary.json), params.csv and
+    verdict.csv from the finished runs on disk; returns the frames."""
     results = build_results(out_dir, run_ids)
     summary = build_summary(results)
     params = build_params(out_dir, run_ids)
+    verdict = build_verdict(results, summary, grid_selection(out_dir))
     out_dir = Path(out_dir)
     write_csv(out_dir / RESULTS_FILE, results)
     write_csv(out_dir / SUMMARY_FILE, summary)
+    write_text(out_dir / SUMMARY_JSON, summary.to_json(orient="records", indent=1))
     write_csv(out_dir / PARAMS_FILE, params)
-    return {"results": results, "summary": summary, "params": params}
+    write_csv(out_dir / VERDICT_FILE, verdict)
+    return {"results": results, "summary": summary, "params": params, "verdict": verdict}
 
 
 # ----------------------------------------------------------------------------- reading
@@ -457,6 +615,12 @@ def load_results(out_dir) -> pd.DataFrame:
 def load_summary(out_dir) -> pd.DataFrame:
     """Reads summary.csv (mean and std over seeds per configuration)."""
     return _read_csv(_require(out_dir, SUMMARY_FILE))
+
+
+def load_verdict(out_dir) -> pd.DataFrame:
+    """Reads verdict.csv (per task instance, every configuration against the best)."""
+    path = Path(out_dir) / VERDICT_FILE
+    return _read_csv(path) if path.is_file() else pd.DataFrame()
 
 
 def load_params(out_dir) -> pd.DataFrame:

@@ -201,3 +201,125 @@ def plot_metric_vs_params(frame, metric: str, label_column: str = "label", param
     axes.set_xscale("log")
     axes.legend(fontsize="small")
     return figure
+
+
+# ----------------------------------------------------------------------------- over seeds
+
+
+def _baseline_line(axes, baseline) -> None:
+    """Draws a named horizontal reference line; `baseline` is (name, value) or None."""
+    if baseline is None:
+        return
+    name, value = baseline
+    if value is not None and np.isfinite(value):
+        axes.axhline(value, color="grey", linestyle=":", linewidth=1.5, label=f"baseline: {name} ({value:.4g})")
+
+
+def plot_curves_over_seeds(histories: dict, metric: str = "loss", baseline=None) -> Figure:
+    """Learning curves of several configurations, each over its seeds.
+
+    The line is the mean over seeds; the shaded band spans the seeds (lowest to highest
+    value at each epoch), so one lucky or unlucky seed is visible. Training is solid,
+    validation dashed.
+
+    Args:
+        histories: {label: [history DataFrame of each seed]}.
+        metric: The column to plot ("loss", "accuracy", ...).
+        baseline: Optional (name, value) drawn as a dotted line, e.g. the best trivial
+            baseline's validation loss.
+    """
+    histories = _check_mapping("histories", histories)
+    figure, axes = _new_axes(f"Learning curves: {metric} (mean over seeds, band = range of seeds)", "epoch", metric)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for color, (label, frames) in zip(_colors(len(histories)), histories.items()):
+        frames = [frame for frame in frames if len(frame) and metric in frame]
+        for column, style, part in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+            if not frames or column not in frames[0]:
+                continue
+            epochs = max(len(frame) for frame in frames)
+            values = np.full((len(frames), epochs), np.nan)
+            for row, frame in enumerate(frames):
+                values[row, : len(frame)] = np.asarray(frame[column], dtype="float64")
+            steps = np.arange(1, epochs + 1)
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(values, axis=0)
+            axes.plot(steps, mean, color=color, linestyle=style, marker="o", markersize=3,
+                      label=f"{label} {part} (n={len(frames)})")
+            if len(frames) > 1:
+                axes.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=color,
+                                  alpha=0.12 if part == "train" else 0.2, linewidth=0)
+    _baseline_line(axes, baseline)
+    axes.legend(fontsize="x-small")
+    return figure
+
+
+def plot_metric_over_seeds(values: dict, metric: str, baseline=None, intervals: dict | None = None) -> Figure:
+    """One column per configuration: each seed's test value as a dot, the mean with its
+    95% interval as an error bar, and the best baseline as a dotted line.
+
+    Args:
+        values: {label: [test value of each seed]}.
+        metric: The metric's name, for the axis.
+        baseline: Optional (name, value) of the best trivial baseline.
+        intervals: Optional {label: (low, high)}; without it only the dots and mean show.
+    """
+    values = _check_mapping("values", values)
+    width = max(6.4, 1.1 * len(values) + 2.5)
+    figure, axes = _new_axes(f"Test {metric} per seed (dots), mean and 95% interval", "configuration", metric,
+                             size=(width, 4.2))
+    for position, (color, (label, seeds)) in enumerate(zip(_colors(len(values)), values.items())):
+        seeds = np.asarray([v for v in seeds if v is not None and np.isfinite(v)], dtype="float64")
+        if not seeds.size:
+            continue
+        offsets = np.linspace(-0.12, 0.12, seeds.size) if seeds.size > 1 else np.zeros(1)
+        axes.scatter(position + offsets, seeds, color=color, alpha=0.7, s=18)
+        low, high = (intervals or {}).get(label, (np.nan, np.nan))
+        mean = seeds.mean()
+        if np.isfinite(low) and np.isfinite(high):
+            axes.errorbar(position + 0.3, mean, yerr=[[mean - low], [high - mean]], color=color, fmt="D",
+                          capsize=4, markersize=5)
+        else:
+            axes.scatter(position + 0.3, mean, color=color, marker="D", s=25)
+    axes.set_xticks(range(len(values)), [str(label) for label in values], rotation=20, ha="right")
+    _baseline_line(axes, baseline)
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        axes.legend(fontsize="small")
+    return figure
+
+
+def plot_prediction_samples(y_true, y_pred, title: str = "Test predictions", units: str = "value") -> Figure:
+    """Independent test samples, each in its own panel: truth against prediction.
+
+    Args:
+        y_true: Array `(num_samples, timesteps)` (one curve per sample) or `(num_samples,)`
+            (one value per sample: drawn as a scatter of prediction against truth).
+        y_pred: The predictions, same shape.
+        title: Figure title.
+        units: Axis label.
+    """
+    y_true = np.asarray(y_true, dtype="float64")
+    y_pred = np.asarray(y_pred, dtype="float64")
+    if y_true.shape != y_pred.shape:
+        raise invalid("y_pred", f"array of shape {y_pred.shape}", f"shape {y_true.shape}, like y_true")
+    if y_true.ndim == 1:
+        figure, axes = _new_axes(title, f"true {units}", f"predicted {units}", size=(5.0, 4.4))
+        axes.scatter(y_true, y_pred, s=12, color="C1", label="test sample")
+        low, high = float(np.min([y_true.min(), y_pred.min()])), float(np.max([y_true.max(), y_pred.max()]))
+        axes.plot([low, high], [low, high], color="black", linewidth=1, label="perfect prediction")
+        axes.legend(fontsize="small")
+        return figure
+    count = len(y_true)
+    figure = Figure(figsize=(3.2 * count, 3.0), layout="constrained")
+    figure.suptitle(title)
+    for index in range(count):
+        axes = figure.add_subplot(1, count, index + 1)
+        steps = np.arange(1, y_true.shape[1] + 1)
+        axes.plot(steps, y_true[index], color="black", linewidth=1.5, label="truth")
+        axes.plot(steps, y_pred[index], color="C1", linestyle="--", linewidth=1.5, label="prediction")
+        axes.set_title(f"test sample {index + 1}", fontsize="small")
+        axes.set_xlabel("time step")
+        if index == 0:
+            axes.set_ylabel(units)
+            axes.legend(fontsize="x-small")
+    return figure

@@ -34,8 +34,9 @@ REPORT_HTML = "report.html"
 
 # Comparison figures: file stem prefix -> caption.
 FIGURE_CAPTIONS = {
-    "learning_curves": "Learning curves (training and validation loss, mean over seeds) of every configuration",
-    "metric_vs_params": "Test loss (mean over seeds) against parameter count",
+    "test_metric": "Test value of the primary metric: each seed a dot, the mean with its 95% interval, the best baseline dotted",
+    "learning_curves": "Learning curves (training and validation loss, mean over seeds, band = range of seeds; dotted: best baseline)",
+    "metric_vs_params": "Test primary metric (mean over seeds) against parameter count",
     "seconds_per_epoch": "Training seconds per epoch after the first (median over epochs, mean over seeds)",
     "gradient_flow": "Gradient norm per time step (first seed of each configuration)",
     "param_counts": "Parameter count of each configuration",
@@ -93,14 +94,15 @@ def write_run_figures(out_dir, run_id: str) -> list[Path]:
     history = run["history"]
     figures = {}
     if len(history) and "loss" in history:
-        figures["learning_curve"] = plots.plot_learning_curves({label: history}, metric="loss")
+        baseline = _baseline_loss(run["metrics"].get("baselines") or {})
+        figures["learning_curve"] = plots.plot_curves_over_seeds({label: [history]}, "loss", baseline)
     flow = (run["metrics"].get("diagnostics") or {}).get("gradient_flow")
     if flow:
         figures["gradient_flow"] = plots.plot_gradient_flow({label: np.asarray(flow, dtype=float)})
     predictions = run["predictions"]
     if predictions and predictions["kind"] == "regression":
-        figures["predictions"] = plots.plot_predictions(predictions["y_true"], predictions["y_pred"],
-                                                        title=f"Test predictions: {label}")
+        figures["predictions"] = plots.plot_prediction_samples(
+            predictions["y_true"], predictions["y_pred"], title=f"Test predictions: {label}")
     elif predictions and predictions["kind"] == "classification":
         figures["confusion_matrix"] = plots.plot_confusion_matrix(np.asarray(predictions["matrix"]),
                                                                   predictions["labels"])
@@ -113,13 +115,28 @@ def write_run_figures(out_dir, run_id: str) -> list[Path]:
     return [folder / f"{stem}.png" for stem in figures]
 
 
-def write_comparison_figures(out_dir) -> list[Path]:
-    """Draws the comparison figures of a folder into `out_dir/figures/`, per task.
+def _baseline_loss(baselines: dict):
+    from rnnkit.training.baselines import best_baseline
 
-    Figures (one PNG per task each, `<kind>_<task>.png`): learning curves of every
-    configuration overlaid, test loss against parameter count, seconds per
-    epoch, gradient norm per time step (when the runs recorded it) and parameter
-    counts. Failed runs are left out.
+    name, value = best_baseline(baselines, "loss", split="validation")
+    return (name, value) if name else None
+
+
+def instance_slug(instance: str) -> str:
+    """A file-name-safe form of a task instance ("adding (timesteps=10)" -> "adding_timesteps-10")."""
+    text = instance.replace(" (", "_").replace(")", "").replace(", ", "_").replace("=", "-")
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+
+
+def write_comparison_figures(out_dir) -> list[Path]:
+    """Draws the comparison figures of a folder into `out_dir/figures/`, per task instance.
+
+    Figures (one PNG per task instance each, `<kind>_<instance>.png`): the primary test
+    metric per seed with means, intervals and the best baseline; learning curves of every
+    configuration over its seeds with the baseline's validation loss; the metric against
+    parameter count; seconds per epoch; gradient norm per time step (when recorded); and
+    parameter counts. Failed runs are left out; runs of different task instances are
+    never drawn together.
 
     Args:
         out_dir: A comparison folder with results.csv and its run folders.
@@ -127,21 +144,31 @@ def write_comparison_figures(out_dir) -> list[Path]:
     Returns:
         The paths written.
     """
+    from rnnkit.harness.verdict import mean_interval
     from rnnkit.report import plots
 
     out_dir = Path(out_dir)
     results = store.load_results(out_dir)
     folder = out_dir / store.FIGURES_FOLDER
+    if folder.is_dir():  # Figures of instances that no longer exist must not linger.
+        for old in folder.glob("*.png"):
+            old.unlink()
     written = []
     finished = results[results["status"] != "failed"]
-    for task, rows in finished.groupby("task", sort=False):
-        histories, flows, seconds, counts = {}, {}, {}, {}
+    instance_column = "task_instance" if "task_instance" in finished else "task"
+    for instance, rows in finished.groupby(instance_column, sort=False):
+        task = rows["task"].iloc[0]
+        histories, flows, seconds, counts, tests, intervals = {}, {}, {}, {}, {}, {}
+        metric = rows["primary_metric"].iloc[0] if "primary_metric" in rows else None
+        baseline = None
         for config_id, group in rows.groupby("config_id", sort=False):
             label = _short_label(group["label"].iloc[0], task)
             runs = [store.load_run(out_dir, run_id) for run_id in group["run_id"]]
-            history = _mean_history([run["history"] for run in runs])
-            if len(history) and "loss" in history:
-                histories[label] = history
+            frames = [run["history"] for run in runs if len(run["history"]) and "loss" in run["history"]]
+            if frames:
+                histories[label] = frames
+            if baseline is None:
+                baseline = _baseline_loss(runs[0]["metrics"].get("baselines") or {})
             flow = (runs[0]["metrics"].get("diagnostics") or {}).get("gradient_flow")
             if flow:
                 flows[label] = np.asarray(flow, dtype=float)
@@ -151,18 +178,26 @@ def write_comparison_figures(out_dir) -> list[Path]:
             params = pd.to_numeric(group["params"], errors="coerce").dropna()
             if len(params):
                 counts[label] = int(params.iloc[0])
+            column = f"test_{metric}"
+            if isinstance(metric, str) and column in group:
+                ok = group[group["status"] == "ok"]
+                values = [float(v) for v in pd.to_numeric(ok[column], errors="coerce") if np.isfinite(v)]
+                if values:
+                    tests[label] = values
+                    intervals[label] = mean_interval(values)
         figures = {}
+        if tests:
+            reference = None
+            if f"baseline_test_{metric}" in rows and "baseline_name" in rows:
+                reference = (rows["baseline_name"].iloc[0], float(rows[f"baseline_test_{metric}"].iloc[0]))
+            figures["test_metric"] = plots.plot_metric_over_seeds(tests, metric, reference, intervals)
         if histories:
-            figures["learning_curves"] = plots.plot_learning_curves(histories, metric="loss")
-        if "test_loss" in rows and rows["test_loss"].notna().any():
-            # One point per configuration: the test loss averaged over seeds.
-            frame = rows[rows["test_loss"].notna() & rows["params"].notna()]
-            frame = frame.groupby("config_id", sort=False).agg(
-                label=("label", "first"), params=("params", "first"), loss=("test_loss", "mean"))
-            frame["label"] = [_short_label(label, task) for label in frame["label"]]
-            figures["metric_vs_params"] = plots.plot_metric_vs_params(
-                frame, "loss", label_column="label", params_column="params"
-            )
+            figures["learning_curves"] = plots.plot_curves_over_seeds(histories, "loss", baseline)
+        if tests and counts:
+            frame = pd.DataFrame({"label": list(tests), metric: [np.mean(v) for v in tests.values()],
+                                  "params": [counts.get(label, np.nan) for label in tests]}).dropna()
+            if len(frame):
+                figures["metric_vs_params"] = plots.plot_metric_vs_params(frame, metric)
         if seconds:
             figures["seconds_per_epoch"] = plots.plot_seconds_per_epoch(seconds)
         if flows:
@@ -170,8 +205,8 @@ def write_comparison_figures(out_dir) -> list[Path]:
         if counts:
             figures["param_counts"] = plots.plot_param_counts(counts)
         for kind, figure in figures.items():
-            figure.suptitle(task)
-            written.append(store.write_figure(folder / f"{kind}_{task}.png", figure))
+            figure.suptitle(instance)
+            written.append(store.write_figure(folder / f"{kind}_{instance_slug(instance)}.png", figure))
     return written
 
 
@@ -216,39 +251,98 @@ def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.dropna(axis="columns", how="all")
 
 
+def _interval_text(mean, low, high, std=np.nan) -> str:
+    if pd.isna(mean):
+        return ""
+    if pd.notna(low) and pd.notna(high):
+        return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+    return f"{mean:.4g}" if pd.isna(std) else f"{mean:.4g} ± {std:.2g}"
+
+
+def _learned_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return "yes" if str(value) == "True" else "NO"
+
+
 def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: mean ± std over seeds of the validation, test and speed figures."""
-    view = _pick(summary, ["label", "params", "num_seeds", "num_ok"]).copy()
+    """Per configuration: mean and 95% interval over seeds (mean ± std for other figures),
+    with a first row for the best trivial baseline of each test metric."""
+    view = _pick(summary, ["label", "params", "n"]).copy()
+    if "learned" in summary:
+        view["learned"] = [_learned_text(v) for v in summary["learned"]]
     means = [c for c in summary.columns if c.endswith("_mean")
-             and c.startswith(("best_val_", "test_", "first_epoch_seconds", "seconds_per_epoch"))
+             and c.startswith(("test_", "best_val_", "seconds_per_epoch"))
              and summary[c].notna().any()]
     for column in means:
         name = column[: -len("_mean")]
-        std = summary.get(f"{name}_std", pd.Series(np.nan, index=summary.index))
+        missing = pd.Series(np.nan, index=summary.index)
         view[name] = [
-            "" if pd.isna(m) else (f"{m:.4g}" if pd.isna(d) else f"{m:.4g} ± {d:.2g}")
-            for m, d in zip(summary[column], std)
+            _interval_text(m, lo, hi, sd) for m, lo, hi, sd in zip(
+                summary[column], summary.get(f"{name}_ci_low", missing), summary.get(f"{name}_ci_high", missing),
+                summary.get(f"{name}_std", missing))
         ]
-    return view
+    if len(summary) and "baseline_name" in summary:
+        baseline = {"label": f"baseline: {summary['baseline_name'].iloc[0]}", "n": "", "learned": ""}
+        for column in view.columns:
+            if column.startswith("test_") and f"baseline_{column}" in summary:
+                baseline[column] = f"{float(summary[f'baseline_{column}'].iloc[0]):.4g}"
+            elif column == "best_val_loss" and "baseline_val_loss" in summary:
+                baseline[column] = f"{float(summary['baseline_val_loss'].iloc[0]):.4g}"
+        view = pd.concat([pd.DataFrame([baseline]), view], ignore_index=True)
+    return view.fillna("")
 
 
 def _results_view(results: pd.DataFrame) -> pd.DataFrame:
     metrics = [c for c in results.columns if c.startswith(("best_val_", "test_"))]
-    view = _pick(results, ["run_id", "label", "status", "params", "epochs_run", "final_loss",
+    view = _pick(results, ["run_id", "label", "status", "params", "epochs_run", "selected_epoch", "final_loss",
                            "final_val_loss", *metrics, "first_epoch_seconds", "seconds_per_epoch"])
-    return _drop_empty(view)
+    view = _drop_empty(view)
+    if len(results) and "baseline_name" in results:
+        baseline = {"label": f"baseline: {results['baseline_name'].iloc[0]}"}
+        for column in view.columns:
+            if column.startswith("test_") and f"baseline_{column}" in results:
+                baseline[column] = results[f"baseline_{column}"].iloc[0]
+            elif column == "best_val_loss" and "baseline_val_loss" in results:
+                baseline[column] = results["baseline_val_loss"].iloc[0]
+        view = pd.concat([pd.DataFrame([baseline]), view], ignore_index=True)
+    return view
 
 
 def _params_view(params: pd.DataFrame) -> pd.DataFrame:
     return _pick(params, ["label", "layer", "type", "input_width", "units", "formula", "analytic", "keras", "match"])
 
 
-def _best_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    if "best_val_loss_mean" not in summary or summary["best_val_loss_mean"].isna().all():
-        return pd.DataFrame()
-    ranked = summary.dropna(subset=["best_val_loss_mean"])
-    best = ranked.loc[ranked.groupby("task", sort=False)["best_val_loss_mean"].idxmin()]
-    return _pick(best, ["task", "label", "params", "best_val_loss_mean", "best_val_loss_std"])
+def _verdict_view(verdict: pd.DataFrame) -> pd.DataFrame:
+    if verdict.empty:
+        return verdict
+    rows = []
+    for _, row in verdict.iterrows():
+        item = {"configuration": row["label"]}
+        if str(row.get("selected", "") or "") not in ("", "nan"):
+            item["selected on validation"] = row["selected"]
+        item.update({
+            "n": int(row["n"]),
+            f"test {row['metric']} mean [95% CI]": _interval_text(row["mean"], row["ci_low"], row["ci_high"]),
+            "learned": _learned_text(row["learned"]),
+            "difference to best [95% CI]": "" if row.get("is_best") in (True, "True") else _interval_text(
+                row["difference"], row["diff_low"], row["diff_high"]),
+            "seeds won vs best": "" if row.get("is_best") in (True, "True") else row["seeds_won"],
+            "verdict": row["verdict"],
+        })
+        rows.append(item)
+    frame = pd.DataFrame(rows)
+    return frame.fillna("")
+
+
+def _samples_frame(samples) -> pd.DataFrame:
+    def text(value):
+        if isinstance(value, list):
+            shown = " ".join(map(str, value[:24]))
+            return shown + (" ..." if len(value) > 24 else "")
+        return value if not isinstance(value, float) else f"{value:.4g}"
+
+    return pd.DataFrame([{key: text(value) for key, value in sample.items()} for sample in samples or []])
 
 
 # ----------------------------------------------------------------------------- report
@@ -276,30 +370,61 @@ def _environment_frame(environment: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
+PROTOCOL_NOTE = (
+    "How to read this: each task instance (a task with its options) is judged on its own, on the test "
+    "value of its primary metric, with the weights of the epoch that had the best validation loss. Seeds "
+    "are the unit of evidence: means come with a 95% Student-t interval; a difference to the best "
+    "configuration comes with a Welch 95% interval, and no winner is named while that interval includes "
+    "zero. A configuration 'learned' when its whole interval beats the best trivial baseline (with one "
+    "seed: when it closes at least 5% of the gap from the baseline to a perfect score)."
+)
+
+
 def report_blocks(out_dir) -> list[tuple]:
-    """Collects the report's content from the stored files alone, in reading order."""
+    """Collects the report's content from the stored files alone, in reading order:
+    the verdict first, then one section per task instance, then every run."""
     out_dir = Path(out_dir)
     results = store.load_results(out_dir)
     summary = store.load_summary(out_dir)
     params = store.load_params(out_dir)
+    verdict = store.load_verdict(out_dir)
     environment = store.load_environment(out_dir)
     date = environment.get("date", "an unknown date")
     blocks = [
         ("h1", f"rnnkit comparison report: {out_dir.name}"),
         ("p", f"Built from the run store; runs started on {date}. {_status_line(results)}"),
-        ("p", TIMING_NOTE),
-        ("h2", "Best configuration per task (lowest mean best validation loss)"),
-        ("table", _best_rows(summary)),
+        ("h2", "Verdict"),
     ]
-    tasks = list(dict.fromkeys(results["task"]))
-    for task in tasks:
-        blocks += [("h2", f"Task: {task}"), ("h3", "Summary over seeds (mean ± std)")]
-        blocks.append(("table", _summary_view(summary[summary["task"] == task])))
+    for line in store.verdict_lines(verdict):
+        blocks.append(("p", line))
+    seeds = pd.to_numeric(summary.get("n", pd.Series(dtype=float)), errors="coerce")
+    if len(seeds) and seeds.max() < 2:
+        blocks.append(("p", "Every configuration ran with one seed: no uncertainty can be given, so no "
+                            "difference in this report is evidence. Run at least 3 seeds (`--seeds 0 1 2`)."))
+    blocks.append(("p", PROTOCOL_NOTE))
+    instance_column = "task_instance" if "task_instance" in results else "task"
+    for instance in dict.fromkeys(results[instance_column]):
+        blocks.append(("h3", f"Ranking: {instance}"))
+        if not verdict.empty and "task_instance" in verdict:
+            blocks.append(("table", _verdict_view(verdict[verdict["task_instance"] == instance])))
+    blocks.append(("p", TIMING_NOTE))
+    for instance in dict.fromkeys(results[instance_column]):
+        rows = results[results[instance_column] == instance]
+        blocks += [("h2", f"Task: {instance}"),
+                   ("h3", "Summary over seeds (mean [95% interval], or mean ± std; first row: best baseline)")]
+        in_summary = summary[summary[instance_column] == instance] if instance_column in summary else summary
+        blocks.append(("table", _summary_view(in_summary)))
         for prefix in FIGURE_CAPTIONS:
-            path = out_dir / store.FIGURES_FOLDER / f"{prefix}_{task}.png"
+            path = out_dir / store.FIGURES_FOLDER / f"{prefix}_{instance_slug(str(instance))}.png"
             if path.is_file():
                 blocks.append(("figure", path, _caption(path)))
-        blocks += [("h3", "Every run"), ("table", _results_view(results[results["task"] == task]))]
+        blocks += [("h3", "Every run"), ("table", _results_view(rows))]
+        for run_id, label, status in zip(rows["run_id"], rows["label"], rows["status"]):
+            if status != "ok" or not store.is_finished(out_dir, run_id):
+                continue
+            samples = store.load_run(out_dir, run_id)["metrics"].get("samples")
+            if samples:
+                blocks += [("h4", f"Sample outputs: {label}"), ("table", _samples_frame(samples))]
     blocks += [("h2", "Parameter counts per layer"), ("table", _params_view(params))]
     failed = results[results["status"] != "ok"]
     if len(failed):
@@ -321,7 +446,7 @@ def render_markdown(out_dir) -> str:
     lines = []
     for block in report_blocks(out_dir):
         kind = block[0]
-        if kind in ("h1", "h2", "h3"):
+        if kind in ("h1", "h2", "h3", "h4"):
             lines.append(f"{'#' * int(kind[1])} {block[1]}\n")
         elif kind == "p":
             lines.append(f"{block[1]}\n")
@@ -356,6 +481,16 @@ th { background: #f0f0f0; }
 figure { margin: 1em 0; } img { max-width: 100%; }
 figcaption { font-style: italic; color: #555; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 9pt; }
+  table { font-size: 7.5pt; width: 100%; table-layout: auto; page-break-inside: auto; }
+  td, th { word-break: break-word; }
+  tr, figure, img { page-break-inside: avoid; }
+  img { max-width: 100%; max-height: 24cm; }
+  details { display: block; }
+  details > summary { list-style: none; font-weight: bold; }
+  pre { white-space: pre-wrap; }
+}
 """
 
 
@@ -365,7 +500,7 @@ def render_html(out_dir) -> str:
     body = []
     for block in report_blocks(out_dir):
         kind = block[0]
-        if kind in ("h1", "h2", "h3", "p"):
+        if kind in ("h1", "h2", "h3", "h4", "p"):
             body.append(f"<{kind}>{html.escape(block[1])}</{kind}>")
         elif kind == "table":
             body.append(html_table(block[1]))
@@ -376,7 +511,7 @@ def render_html(out_dir) -> str:
         elif kind == "runs":
             for title, paths in block[1]:
                 figures = "".join(_html_figure(path, path.stem) for path in paths) or "<p>(no figures)</p>"
-                body.append(f"<details><summary>{html.escape(title)}</summary>{figures}</details>")
+                body.append(f"<details open><summary>{html.escape(title)}</summary>{figures}</details>")
     title = html.escape(f"rnnkit comparison report: {out_dir.name}")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -400,8 +535,10 @@ def zip_folder(out_dir, zip_path) -> Path:
 def build_report(out_dir, *, zip_path=None) -> Path:
     """Writes report.md and report.html into a comparison folder, from its stored files.
 
-    Tables and figures that are missing (for example after an interrupted compare,
-    or a compare run with `figures=False`) are drawn from the run folders first.
+    The tables (results, summary, verdict, params) and the comparison figures are
+    rebuilt from the finished runs on disk every time, so a report made after an
+    interrupted or resumed compare shows exactly what is stored; each run's own
+    figures are drawn once, when missing.
 
     Args:
         out_dir: A folder written by `compare` (or `rnnkit train`).
@@ -413,10 +550,9 @@ def build_report(out_dir, *, zip_path=None) -> Path:
     out_dir = Path(out_dir)
     if not (out_dir / store.RUNS_FOLDER).is_dir():
         raise invalid("run_dir", str(out_dir), "a folder written by `rnnkit compare` or `rnnkit train`", DataError)
-    if not all((out_dir / name).is_file() for name in (store.RESULTS_FILE, store.SUMMARY_FILE, store.PARAMS_FILE)):
-        store.write_tables(out_dir)
-    if not any((out_dir / store.FIGURES_FOLDER).glob("*.png")):
-        write_comparison_figures(out_dir)
+    # Tables and figures always come from the finished runs on disk, never from older files.
+    store.write_tables(out_dir)
+    write_comparison_figures(out_dir)
     for run_id in store.load_results(out_dir)["run_id"]:
         if store.is_finished(out_dir, run_id) and not store.has_figures(out_dir, run_id):
             write_run_figures(out_dir, run_id)

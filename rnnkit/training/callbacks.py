@@ -9,6 +9,8 @@ hand-written `model.fit` stays within a few percent:
 - `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end.
 - `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite.
 - `ResetStatesAtEpochStart`: resets stateful layers at each epoch and before validation.
+- `KeepBestWeights`: remembers the weights of the epoch with the best validation loss and
+  puts them back when training ends, so the test split scores the selected epoch.
 """
 
 from __future__ import annotations
@@ -135,3 +137,42 @@ class ResetStatesAtEpochStart(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         reset_recurrent_states(self.model)
+
+
+class KeepBestWeights(keras.callbacks.Callback):
+    """Selects the epoch with the lowest `monitor` value and restores its weights at the end.
+
+    The weights are copied only when the monitored value improves (a memory copy, no
+    computation). Without the monitored value (no validation split) the last epoch is
+    selected and nothing is restored.
+
+    Attributes:
+        selected_epoch: The 1-based epoch whose weights the model holds after training,
+            or None before any epoch finished.
+    """
+
+    def __init__(self, monitor: str = "val_loss"):
+        super().__init__()
+        self.monitor = monitor
+        self.selected_epoch = None
+        self._best = math.inf
+        self._weights = None
+        self._last_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch + 1
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        if math.isfinite(value) and value < self._best:
+            self._best, self.selected_epoch = value, epoch + 1
+            self._weights = [np.array(weight) for weight in self.model.get_weights()]
+
+    def on_train_end(self, logs=None):
+        if self._weights is None:
+            self.selected_epoch = self._last_epoch
+            return
+        if self.selected_epoch != self._last_epoch:
+            self.model.set_weights(self._weights)
+        self._weights = None

@@ -32,6 +32,7 @@ from rnnkit.config import ModelSpec, TrainConfig
 from rnnkit.data.tasks import Split, Task
 from rnnkit.errors import TrainingError
 from rnnkit.training import callbacks as rk_callbacks
+from rnnkit.training.baselines import task_baselines
 from rnnkit.training.diagnostics import (
     gradient_flow as measure_gradient_flow,
 )
@@ -261,6 +262,7 @@ def train(
     probe = rk_callbacks.GradientNormProbe(*probe_batch(train_split, probe_size), loss=task.loss)
     has_recurrent = bool(recurrent_layers(model))
     radius = rk_callbacks.SpectralRadiusRecorder() if has_recurrent else None
+    keep_best = rk_callbacks.KeepBestWeights("val_loss")
     fit_callbacks = [logger, probe] + ([radius] if radius else []) + [nan_stop]
     if stateful:
         fit_callbacks.insert(0, rk_callbacks.ResetStatesAtEpochStart())
@@ -271,6 +273,9 @@ def train(
             patience=config.early_stopping_patience,
             restore_best_weights=True,
         ))
+    # After early stopping (which may restore too; both pick the best validation loss) and
+    # before the user's callbacks, which then see the selected weights.
+    fit_callbacks.append(keep_best)
     fit_callbacks += list(callbacks or [])
 
     diagnostics = {}
@@ -307,6 +312,8 @@ def train(
         environment=collect_environment(config.seed),
         diagnostics=diagnostics,
         model=model,
+        baselines=task_baselines(task),
+        selected_epoch=keep_best.selected_epoch,
     )
     if nan_stop.epoch is not None:
         result.status = STATUS_NAN

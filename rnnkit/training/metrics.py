@@ -321,3 +321,101 @@ def held_out_metrics(model, task, split, batch_size: int = 32) -> tuple[dict, di
         metrics["decoded_token_accuracy"] = token_accuracy(decoded, split.y, mask)
         extras["decoded"] = decoded
     return metrics, extras
+
+
+# ----------------------------------------------------------------------------- directions
+
+# Whether a smaller ("min") or a larger ("max") value of a metric is better. Every metric
+# rnnkit stores is listed here; nothing is guessed from a name. Prefixes such as `val_`,
+# `test_`, `best_`, `final_` and `baseline_` are stripped before the look-up.
+METRIC_DIRECTIONS = {
+    "loss": "min",
+    "mse": "min",
+    "mae": "min",
+    "rmse": "min",
+    "mse_original": "min",
+    "mae_original": "min",
+    "rmse_original": "min",
+    "perplexity": "min",
+    "accuracy": "max",
+    "token_accuracy": "max",
+    "decoded_token_accuracy": "max",
+    "exact_match": "max",
+}
+
+# The metric that decides "did it learn" and the verdict, per task kind (see `task_kind`).
+PRIMARY_METRICS = {
+    "regression": "mse",
+    "classification": "accuracy",
+    "language_model": "perplexity",
+    "sequence_classification": "token_accuracy",
+    "seq2seq": "exact_match",
+}
+
+_PREFIXES = ("test_", "val_", "best_", "final_", "baseline_")
+
+
+def base_metric_name(name: str) -> str:
+    """Strips the table prefixes (`best_val_`, `test_`, ...) and the `_mean` suffix.
+
+    Example:
+
+    >>> base_metric_name("best_val_token_accuracy")
+    'token_accuracy'
+    """
+    name = str(name)
+    if name.endswith("_mean"):
+        name = name[: -len("_mean")]
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _PREFIXES:
+            if name.startswith(prefix):
+                name, stripped = name[len(prefix):], True
+    return name
+
+
+def metric_direction(name: str) -> str:
+    """Returns "min" when smaller values of metric `name` are better, "max" when larger are.
+
+    Args:
+        name: A metric name, with or without prefixes (`val_loss`, `test_exact_match`).
+
+    Returns:
+        "min" or "max".
+
+    Raises:
+        ValueError: The metric is not in `METRIC_DIRECTIONS`.
+
+    Example:
+
+    >>> metric_direction("best_val_mae"), metric_direction("test_accuracy")
+    ('min', 'max')
+    """
+    base = base_metric_name(name)
+    if base not in METRIC_DIRECTIONS:
+        raise invalid("metric", name, f"a metric with a known direction: {', '.join(sorted(METRIC_DIRECTIONS))}")
+    return METRIC_DIRECTIONS[base]
+
+
+def has_direction(name: str) -> bool:
+    """Whether `name` is a quality metric with a registered direction (not a diagnostic)."""
+    return base_metric_name(name) in METRIC_DIRECTIONS
+
+
+def better(name: str, first: float, second: float) -> bool:
+    """Whether `first` is strictly better than `second` for metric `name`.
+
+    Example:
+
+    >>> better("val_loss", 0.1, 0.2), better("accuracy", 0.1, 0.2)
+    (True, False)
+    """
+    return first < second if metric_direction(name) == "min" else first > second
+
+
+def primary_metric(kind: str) -> str:
+    """The metric that ranks models of a task kind ("regression" -> "mse", ...)."""
+    if kind not in PRIMARY_METRICS:
+        raise invalid("kind", kind, f"one of {', '.join(PRIMARY_METRICS)}")
+    return PRIMARY_METRICS[kind]

@@ -35,6 +35,10 @@ class RunResult:
         environment: Versions, device and seed.
         diagnostics: Optional extras, e.g. {"gradient_flow": [..per timestep..]}.
         samples: Optional human-readable examples (generated text, decoded sequences).
+        baselines: The task's trivial baselines on validation and test
+            (`rnnkit.training.baselines.task_baselines`).
+        selected_epoch: The epoch (1-based) with the best validation loss, whose weights
+            the test metrics were computed with.
         error: Traceback text when status is "failed", or the NaN message.
         model: The trained keras.Model (not stored on disk).
         predictions: The model's outputs on the test split that `metrics` were computed
@@ -49,6 +53,8 @@ class RunResult:
     environment: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
     samples: list = field(default_factory=list)
+    baselines: dict = field(default_factory=dict)
+    selected_epoch: int | None = None
     error: str | None = None
     model: Any = None
     predictions: Any = None
