@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from rnnkit.checks import invalid
@@ -83,7 +84,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--cells", nargs="+", choices=CELLS, help="cells to compare")
     parser.add_argument("--varieties", nargs="+", choices=("task", *VARIETIES),
                         help="varieties ('task' = each task's own; one_to_one adds the MLP baseline)")
-    parser.add_argument("--seeds", type=int, nargs="+", help="run seeds")
+    parser.add_argument("--seeds", type=int, nargs="+", help="run seeds (3 or more give intervals)")
+    parser.add_argument("--match-params", type=int, metavar="N",
+                        help="choose each model's units so that its parameter count is closest to N")
+    parser.add_argument("--select", nargs="+", metavar="FIELD",
+                        help="swept settings chosen per configuration on validation (e.g. learning_rate)")
     add_grid_flags(parser, many=True)
     parser.add_argument("--retry-failed", action="store_true", help="run the failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
@@ -104,9 +109,12 @@ def build_grid(args) -> dict:
     if args.tasks:
         given = {(t if isinstance(t, str) else t.get("name")): t for t in grid.get("tasks") or []}
         grid["tasks"] = [given.get(name, name) for name in args.tasks]
-    for flag in ("cells", "varieties", "seeds"):
+    for flag in ("cells", "varieties", "seeds", "select"):
         if getattr(args, flag):
             grid[flag] = getattr(args, flag)
+    if args.match_params is not None:
+        grid["match_params"] = args.match_params
+        grid.get("model", {}).pop("units", None)  # The budget chooses the units.
     return apply_flags(grid, args)
 
 
@@ -114,6 +122,26 @@ def print_table(results) -> None:
     """Prints the short results table: one line per run."""
     columns = [c for c in ("label", "status", "params", "best_val_loss", "seconds_per_epoch") if c in results]
     print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def print_verdict(out_dir) -> None:
+    """Prints the verdict of every task instance: did-not-learn first, then the ranking."""
+    from rnnkit.harness import store
+
+    verdict = store.load_verdict(out_dir)
+    print("\nVerdict (test primary metric; 95% intervals over seeds):")
+    for line in store.verdict_lines(verdict):
+        print(f"  {line}")
+    if verdict.empty:
+        return
+    for instance, rows in verdict.groupby("task_instance", sort=False):
+        print(f"\n  {instance}")
+        for _, row in rows.iterrows():
+            interval = "" if pd.isna(row["ci_low"]) else f" [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
+            learned = {True: "learned", False: "DID NOT LEARN"}.get(_truth(row["learned"]), "?")
+            selected = f" ({row['selected']})" if isinstance(row.get("selected"), str) and row["selected"] else ""
+            print(f"    {row['label']}{selected}: {row['metric']} {row['mean']:.4g}{interval} n={int(row['n'])} "
+                  f"{learned}; {row['verdict']}")
 
 
 def run(args) -> int:
@@ -126,8 +154,14 @@ def run(args) -> int:
     print(f"rnnkit compare: writing to {out_dir}")
     results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
                       tensorboard=args.tensorboard, retry_failed=args.retry_failed)
-    print_table(results)
+    print_verdict(out_dir)
     if not args.no_report:
         print(f"report: {build_report(out_dir)}")
     print(f"results: {Path(out_dir) / 'results.csv'}")
     return 0
+
+
+def _truth(value):
+    if isinstance(value, str):
+        return {"True": True, "False": False}.get(value)
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else bool(value)

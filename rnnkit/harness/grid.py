@@ -13,6 +13,8 @@ varieties: [task, one_to_one]            # optional; "task" is the task's own va
 model: {units: [8, 16], num_layers: 1}   # ModelSpec fields; lists are swept
 train: {epochs: 3, learning_rate: 3.0e-3, clipnorm: [null, 1.0]}   # TrainConfig fields
 seeds: [0, 1]                            # TrainConfig.seed (initialisation, shuffling)
+match_params: 2000                       # optional: units per cell giving ~2000 parameters
+select: [learning_rate]                  # optional: chosen per configuration on validation
 ```
 
 Rules of the expansion (so that the same grid always names the same runs):
@@ -28,6 +30,12 @@ Rules of the expansion (so that the same grid always names the same runs):
   `reset_after` to `gru`.
 - The task's data seed is the task option `seed` (default 0), the same for every
   run, so that cells are compared on the same data; `seeds` vary the model.
+- With `match_params: N`, every model's `units` is replaced by the size whose total
+  parameter count is closest to N (per cell, variety and task; see
+  `rnnkit.harness.budget`); a budget missed by more than 10% is refused.
+- `select` names swept settings that the verdict chooses per configuration on
+  validation loss (see `rnnkit.harness.verdict.select_configurations`); it does not
+  change which runs exist.
 - Duplicate configurations are dropped; the order is tasks, varieties, cells, model
   settings, training settings, seeds.
 
@@ -50,12 +58,12 @@ from pathlib import Path
 
 import yaml
 
-from rnnkit.checks import check_choice, check_non_negative_int, invalid
+from rnnkit.checks import check_choice, check_non_negative_int, check_positive_int, invalid
 from rnnkit.config import CELLS, VARIETIES, ModelSpec, TrainConfig
 from rnnkit.data.tasks import get_task_entry, task_names
 from rnnkit.errors import ConfigError, RnnkitError
 
-GRID_KEYS = ("tasks", "cells", "varieties", "model", "train", "seeds")
+GRID_KEYS = ("tasks", "cells", "varieties", "model", "train", "seeds", "match_params", "select")
 TASK_VARIETY = "task"  # In `varieties`: the variety each task was made for.
 
 # Settings a grid sets through its own top-level keys, not inside `model` / `train`.
@@ -155,7 +163,9 @@ def default_label(run: RunConfig, swept: tuple[str, ...] = ()) -> str:
             in the grid; they are added as `name=value` so that labels stay distinct.
 
     Returns:
-        A label such as "adding lstm u8 L1 bi lr=0.01 seed0".
+        A label such as "adding lstm u8 L1 bi activation=relu learning_rate=0.01 seed0":
+        task, cell, units, layers, every model field that differs from its default,
+        then the swept training settings and task options, then the seed.
     """
     parts = [run.task, run.cell_name]
     if run.model.variety not in ("one_to_one", _task_variety(run.task)):
@@ -164,6 +174,16 @@ def default_label(run: RunConfig, swept: tuple[str, ...] = ()) -> str:
     if run.model.bidirectional:
         parts.append("bi")
     shown = {"model.units", "model.num_layers", "model.bidirectional", "variety", "cell"}
+    # Every model field that differs from its default is named, swept or not, so that
+    # (say) an IRNN is never labelled as a plain simple_rnn.
+    defaults = ModelSpec()
+    for key in _MODEL_KEYS:
+        name = f"model.{key}"
+        value = getattr(run.model, key)
+        if name in shown or not _applies(key, run) or value == getattr(defaults, key):
+            continue
+        parts.append(f"{key}={value}")
+        shown.add(name)
     for name in swept:
         if name in shown:
             continue
@@ -224,6 +244,8 @@ class Grid:
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
+    match_params: int | None = None
+    select: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """Returns the grid in the YAML format `load_grid` reads (for grid.yaml)."""
@@ -242,6 +264,8 @@ class Grid:
             "model": plain(self.model),
             "train": plain(self.train),
             "seeds": list(self.seeds),
+            **({"match_params": self.match_params} if self.match_params is not None else {}),
+            **({"select": list(self.select)} if self.select else {}),
         }
 
     def to_yaml(self) -> str:
@@ -295,7 +319,14 @@ def load_grid(source) -> Grid:
     seeds = tuple(
         check_non_negative_int("seeds", seed) for seed in _as_list("seeds", source.get("seeds", [0]))
     )
-    grid = Grid(tasks, cells, varieties, model, train, seeds)
+    match_params = source.get("match_params")
+    if match_params is not None:
+        match_params = check_positive_int("match_params", match_params)
+        if "units" in model and len(model["units"]) > 1:
+            raise ConfigError("Grid settings `match_params` and a list of `model.units` exclude each other: "
+                              "with a parameter budget the units are chosen per cell.")
+    select = tuple(_check_select(source.get("select"), model, train))
+    grid = Grid(tasks, cells, varieties, model, train, seeds, match_params, select)
     _check_varieties_apply(grid)
     for option, cell in _CELL_OPTIONS.items():
         if option in model and cell not in cells:
@@ -322,6 +353,17 @@ def _read_yaml(path: Path) -> dict:
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         problem = " ".join(str(error).split())
         raise ConfigError(f"Cannot read grid file {str(path)!r}: {problem}") from None
+
+
+def _check_select(value, model: dict, train: dict) -> list:
+    if value is None:
+        return []
+    swept = [key for key, values in {**model, **train}.items() if len(values) > 1]
+    names = _as_list("select", value)
+    for name in names:
+        if name not in swept:
+            raise invalid("select", name, f"a setting the grid sweeps ({', '.join(swept) or 'none is swept'})")
+    return list(dict.fromkeys(names))
 
 
 def _as_list(name: str, value) -> list:
@@ -450,6 +492,7 @@ def expand_grid(grid) -> list[RunConfig]:
     grid = load_grid(grid)
     swept = _swept_names(grid)
     runs: dict[str, RunConfig] = {}
+    sized = _BudgetSizer(grid.match_params)
     for task in grid.tasks:
         task_variety = get_task_entry(task.name).variety
         option_sweep = {k: (v if isinstance(v, tuple) else (v,)) for k, v in task.options.items()}
@@ -460,7 +503,7 @@ def expand_grid(grid) -> list[RunConfig]:
                 model_variety = task_variety if variety == TASK_VARIETY else variety
                 for cell in grid.cells:
                     for model_settings in _product(grid.model):
-                        spec = _model_spec(cell, model_variety, model_settings)
+                        spec = sized(_model_spec(cell, model_variety, model_settings), task.name, options)
                         for train_settings in _product(grid.train):
                             for seed in grid.seeds:
                                 config = TrainConfig(seed=seed, **train_settings)
@@ -469,6 +512,34 @@ def expand_grid(grid) -> list[RunConfig]:
                                 runs.setdefault(run.run_id, run)
     # Never empty: every variety applies to some task, and tasks and cells are non-empty.
     return list(runs.values())
+
+
+class _BudgetSizer:
+    """Replaces a spec's units by the parameter-matched size (no-op without a budget)."""
+
+    def __init__(self, budget: int | None):
+        self.budget = budget
+        self._tasks = {}
+        self._sizes = {}
+
+    def __call__(self, spec: ModelSpec, task_name: str, options: dict) -> ModelSpec:
+        if self.budget is None:
+            return spec
+        from rnnkit.harness.budget import check_budget, match_units
+
+        key = (task_name, json.dumps(options, sort_keys=True), json.dumps(spec.to_dict(), sort_keys=True))
+        if key not in self._sizes:
+            task_key = key[:2]
+            if task_key not in self._tasks:
+                from rnnkit.data.tasks import get_task
+
+                settings = dict(options)
+                self._tasks[task_key] = get_task(task_name, **settings)
+            units, count = match_units(spec, self._tasks[task_key], self.budget)
+            what = "mlp" if spec.variety == "one_to_one" else spec.cell
+            check_budget(self.budget, units, count, f"{what} on {task_name}")
+            self._sizes[key] = units
+        return spec.replace(units=self._sizes[key])
 
 
 def default_grid(quick: bool = False) -> Grid:

@@ -531,11 +531,18 @@ def build_verdict(results: pd.DataFrame, summary: pd.DataFrame, select=()) -> pd
     if summary.empty or "task_instance" not in summary:
         return pd.DataFrame()
     for instance, rows in summary.groupby("task_instance", sort=False):
+        rows = rows.assign(label=[_short(label, task) for label, task in zip(rows["label"], rows["task"])])
         verdict = instance_verdict(results[results["task_instance"] == instance], rows, select)
         if not verdict.empty:
             verdict.insert(0, "task_instance", instance)
             frames.append(verdict)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _short(label: str, task: str) -> str:
+    """A configuration label without its task name (the task instance is named once)."""
+    label = str(label)
+    return label[len(task) + 1:] if label.startswith(f"{task} ") else label
 
 
 def verdict_lines(verdict: pd.DataFrame) -> list[str]:

@@ -175,7 +175,9 @@ def instance_verdict(results: pd.DataFrame, summary: pd.DataFrame, select=()) ->
     metric = str(summary["primary_metric"].iloc[0])
     column = f"test_{metric}"
     chosen = select_configurations(summary, tuple(select))
-    chosen = chosen[pd.to_numeric(chosen.get(f"{column}_mean"), errors="coerce").notna()]
+    if f"{column}_mean" not in chosen:
+        return pd.DataFrame()
+    chosen = chosen[pd.to_numeric(chosen[f"{column}_mean"], errors="coerce").notna()]
     if chosen.empty:
         return pd.DataFrame()
     ascending = metric_direction(metric) == "min"

@@ -25,6 +25,7 @@ GRID = {
 def comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "out"
     results = compare(GRID, out, progress=False)
+    build_report(out)  # The report stage draws the figures from the store.
     return out, results
 
 
@@ -86,9 +87,12 @@ def test_results_csv_columns_and_parameter_counts(comparison):
 def test_comparison_figures_exist_per_task(comparison):
     out, _ = comparison
     names = {p.name for p in (out / "figures").glob("*.png")}
-    for task in ("adding", "parity"):
-        for kind in ("learning_curves", "metric_vs_params", "seconds_per_epoch", "gradient_flow", "param_counts"):
-            assert f"{kind}_{task}.png" in names
+    # One figure of each kind per task instance, named after the task and its options.
+    instances = {"adding": "adding_num_samples-40_timesteps-5", "parity": "parity_num_samples-16_timesteps-4"}
+    for instance in instances.values():
+        for kind in ("test_metric", "learning_curves", "metric_vs_params", "seconds_per_epoch",
+                     "gradient_flow", "param_counts"):
+            assert f"{kind}_{instance}.png" in names
 
 
 def test_report_embeds_every_figure_and_zips_the_folder(comparison, tmp_path):

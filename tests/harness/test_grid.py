@@ -102,7 +102,7 @@ def test_default_grids_cover_every_variety_and_cell():
     ("grid", "message"),
     [
         ({"tasks": ["adding"], "cell": ["lstm"]},
-         r"Unknown grid key `cell`; accepted: tasks, cells, varieties, model, train, seeds\."),
+         r"Unknown grid key `cell`; accepted: tasks, cells, varieties, model, train, seeds, match_params, select\."),
         ({"cells": ["lstm"]}, r"Invalid value for `tasks`: got None; expected a non-empty list"),
         ({"tasks": []}, r"Invalid value for `tasks`: got \[\]; expected a value or a non-empty list"),
         ({"tasks": ["addition"]}, r"Invalid value for `tasks`: got 'addition'; expected one of .*'adding'"),

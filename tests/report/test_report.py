@@ -31,7 +31,7 @@ def fake_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow
     epochs = np.arange(1, config.epochs + 1)
     loss = (0.5 if spec.cell == "lstm" else 1.0) / (epochs * spec.units)
     history = pd.DataFrame({"epoch": epochs, "loss": loss, "val_loss": loss + 0.1, "epoch_seconds": 0.2})
-    return RunResult(status="ok", history=history, metrics={"loss": float(loss[-1])},
+    return RunResult(status="ok", history=history, metrics={"loss": float(loss[-1]), "mse": float(loss[-1])},
                      params={"total": 40 if spec.cell == "lstm" else 10},
                      timings={"first_epoch_seconds": 1.5, "seconds_per_epoch": 0.2, "fit_seconds": 1.7},
                      diagnostics={"gradient_flow": [0.1, 0.2, 0.4, 0.8]})
@@ -53,7 +53,7 @@ def test_html_is_self_contained_with_every_figure_embedded(folder):
     sources = image_sources(html)
     figures = sorted((folder / "figures").glob("*.png"))
     run_figures = sorted((folder / "runs").glob("*/figures/*.png"))
-    assert len(figures) == 5  # five comparison figures per task
+    assert len(figures) == 6  # six comparison figures per task instance
     assert len(run_figures) == 3 * 2  # learning curve and gradient flow of each finished run
     assert len(sources) == len(figures) + len(run_figures)
     for source in sources:
@@ -89,12 +89,21 @@ def test_speed_columns_keep_the_first_epoch_apart_and_say_so(folder):
         assert "Training seconds per epoch after the first" in text  # the figure's caption
 
 
-def test_best_configuration_is_the_lowest_mean_best_val_loss(folder):
+def test_the_verdict_comes_first_and_names_no_winner_from_one_seed(folder):
     markdown = build_report(folder).with_name("report.md").read_text()
-    section = markdown.split("## Best configuration per task")[1].split("##")[0]
-    # The fake LSTM's loss is half the SimpleRNN's: it wins though it is listed second.
-    rows = [line for line in section.splitlines() if line.startswith("| adding")]
-    assert len(rows) == 1 and rows[0].startswith("| adding | adding lstm u2 L1 | 40 | 0.225 |")
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Verdict"
+    section = markdown.split("## Verdict")[1].split("\n## ")[0]
+    # The fake LSTM's test mse is half the SimpleRNN's (0.125 against 0.25), so it ranks
+    # first, but its second seed failed: one seed cannot name a winner.
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    assert rows[0].startswith("| lstm u2 L1 | 1 | 0.125 |")
+    # Both SimpleRNN seeds score 0.25, so the interval has no width; the difference to
+    # the best is 0.25 - 0.125, and no seed can be paired with the LSTM's failed seed 1.
+    assert rows[1].startswith("| simple_rnn u2 L1 | 2 | 0.25 [0.25, 0.25] |")
+    assert "| 0.125 | 0/1 |" in rows[1]
+    assert "one seed gives no interval" in rows[1]
+    assert "with one seed no uncertainty can be given" in section
 
 
 def test_report_rebuilds_missing_tables_and_figures_from_the_run_folders(folder, tmp_path):
@@ -107,7 +116,7 @@ def test_report_rebuilds_missing_tables_and_figures_from_the_run_folders(folder,
         (copy / name).unlink()
     html = build_report(copy).read_text()
     assert len(pd.read_csv(copy / "results.csv")) == 4
-    assert len(list((copy / "figures").glob("*.png"))) == 5
+    assert len(list((copy / "figures").glob("*.png"))) == 6
     assert len(list((copy / "runs").glob("*/figures/*.png"))) == 6
     assert len(image_sources(html)) == len(image_sources((folder / "report.html").read_text()))
 
