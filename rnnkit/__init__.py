@@ -106,7 +106,18 @@ _EXPORTS = {
     "compare": "rnnkit.harness.runner",
     "run_single": "rnnkit.harness.runner",
     "load_results": "rnnkit.harness.store",
+    "load_summary": "rnnkit.harness.store",
+    "load_verdict": "rnnkit.harness.store",
+    "verdict_lines": "rnnkit.harness.store",
+    "match_units": "rnnkit.harness.budget",
     "build_report": "rnnkit.report.report",
+    # Baselines and metric directions.
+    "task_baselines": "rnnkit.training.baselines",
+    "best_baseline": "rnnkit.training.baselines",
+    "metric_direction": "rnnkit.training.metrics",
+    "plot_curves_over_seeds": "rnnkit.report.plots",
+    "plot_metric_over_seeds": "rnnkit.report.plots",
+    "plot_prediction_samples": "rnnkit.report.plots",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

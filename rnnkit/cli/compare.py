@@ -152,8 +152,8 @@ def run(args) -> int:
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
     print(f"rnnkit compare: writing to {out_dir}")
-    results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
-                      tensorboard=args.tensorboard, retry_failed=args.retry_failed)
+    compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
+            tensorboard=args.tensorboard, retry_failed=args.retry_failed)
     print_verdict(out_dir)
     if not args.no_report:
         print(f"report: {build_report(out_dir)}")

@@ -238,13 +238,13 @@ def headline(verdict: pd.DataFrame, instance: str) -> list[str]:
         return [f"{instance}: no finished run to judge."]
     metric = verdict["metric"].iloc[0]
     lines = []
-    not_learned = verdict[verdict["learned"] == False]  # noqa: E712 - None means "unknown", not False.
+    not_learned = verdict[verdict["learned"].astype(str) == "False"]  # None means "unknown", not False.
     if len(not_learned):
         names = ", ".join(not_learned["label"])
         lines.append(f"{instance}: did not learn (not better than the {verdict['baseline'].iloc[0]} "
                      f"baseline beyond the seeds' noise): {names}.")
     best = verdict.iloc[0]
-    if verdict["learned"].eq(False).all():
+    if (verdict["learned"].astype(str) == "False").all():
         lines.append(f"{instance}: no configuration beat the baseline; no winner is named.")
         return lines
     if best["n"] < 2:

@@ -282,8 +282,7 @@ def plot_metric_over_seeds(values: dict, metric: str, baseline=None, intervals: 
             axes.scatter(position + 0.3, mean, color=color, marker="D", s=25)
     axes.set_xticks(range(len(values)), [str(label) for label in values], rotation=20, ha="right")
     _baseline_line(axes, baseline)
-    handles, labels = axes.get_legend_handles_labels()
-    if handles:
+    if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small")
     return figure
 

@@ -380,6 +380,12 @@ PROTOCOL_NOTE = (
 )
 
 
+ONE_SEED_NOTE = (
+    "Every configuration ran with one seed: no uncertainty can be given, so no difference in this "
+    "report is evidence. Run at least 3 seeds (`--seeds 0 1 2`)."
+)
+
+
 def report_blocks(out_dir) -> list[tuple]:
     """Collects the report's content from the stored files alone, in reading order:
     the verdict first, then one section per task instance, then every run."""
@@ -399,8 +405,7 @@ def report_blocks(out_dir) -> list[tuple]:
         blocks.append(("p", line))
     seeds = pd.to_numeric(summary.get("n", pd.Series(dtype=float)), errors="coerce")
     if len(seeds) and seeds.max() < 2:
-        blocks.append(("p", "Every configuration ran with one seed: no uncertainty can be given, so no "
-                            "difference in this report is evidence. Run at least 3 seeds (`--seeds 0 1 2`)."))
+        blocks.append(("p", ONE_SEED_NOTE))
     blocks.append(("p", PROTOCOL_NOTE))
     instance_column = "task_instance" if "task_instance" in results else "task"
     for instance in dict.fromkeys(results[instance_column]):

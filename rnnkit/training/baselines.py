@@ -270,4 +270,4 @@ def _seq2seq(task):
     yield "constant_answer", scorer(constant, one_hot)
 
 
-__all__ = ["BASELINE_TEXT", "baseline_name", "task_baselines", "task_primary_metric"]
+__all__ = ["BASELINE_TEXT", "best_baseline", "task_baselines", "task_primary_metric"]

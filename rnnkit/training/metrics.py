@@ -364,8 +364,7 @@ def base_metric_name(name: str) -> str:
     'token_accuracy'
     """
     name = str(name)
-    if name.endswith("_mean"):
-        name = name[: -len("_mean")]
+    name = name.removesuffix("_mean")
     stripped = True
     while stripped:
         stripped = False
