@@ -109,7 +109,7 @@ _EXPORTS = {
     "build_report": "rnnkit.report.report",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = list(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str):

@@ -12,9 +12,10 @@ Where each file is looked for, in order:
 
 Example:
 
->>> passengers = load_airline_passengers()  # doctest: +SKIP
->>> passengers.shape, passengers[0], passengers[-1]  # doctest: +SKIP
-((144,), 112.0, 432.0)
+```python
+passengers = load_airline_passengers()
+passengers.shape, passengers[0], passengers[-1]  # ((144,), 112.0, 432.0)
+```
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from rnnkit.data.series import forecast_task, load_csv_series
 from rnnkit.data.splits import check_seed
 from rnnkit.data.tasks import Task, register_task
-from rnnkit.data.text import PARTITIONS, load_text_file, lm_task  # noqa: F401
+from rnnkit.data.text import PARTITIONS, lm_task, load_text_file  # noqa: F401
 from rnnkit.data.textclass import classification_task
 from rnnkit.errors import DataError
 
@@ -132,7 +133,8 @@ def find_dataset(name: str, path=None) -> Path:
             origin=dataset.url, file_hash=dataset.file_hash, hash_algorithm="sha256",
             extract=name == "polarity",
         )
-    except Exception as error:  # Offline, HTTP error or a hash mismatch: all need the same fix.
+    # Offline, an HTTP error or a hash mismatch: each needs the same fix, so all are caught.
+    except Exception as error:  # noqa: BLE001
         raise DataError(
             f"Dataset {name!r} ({dataset.file_name}) is not available locally and could not be "
             f"downloaded from {dataset.url} ({type(error).__name__}); pass `path=` or put the file "

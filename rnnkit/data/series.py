@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.checks import check_positive_int, invalid
-from rnnkit.data.splits import check_seed, split_sizes
-from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, register_task
+from rnnkit.data.splits import check_seed, split_in_order, split_sizes
+from rnnkit.data.tasks import InputSpec, OutputSpec, Task, register_task
 from rnnkit.errors import DataError
 
 
@@ -130,13 +130,12 @@ def forecast_task(values, window: int, name: str, source: str = "user data", lic
             f"at most {len(values) - 3} for a series of {len(values)} values (3 targets must remain)",
             DataError,
         )
-    num_train, num_validation, _ = split_sizes(len(values) - window, "num_samples", DataError)
+    num_train = split_sizes(len(values) - window, "num_samples", DataError)[0]
     # Target i is values[window + i]; the training targets end at this index of the series.
     train_end = window + num_train
     scaler = StandardScaler.fit(values[:train_end])
     x, y = make_windows(scaler.transform(values), window)
-    bounds = (0, num_train, num_train + num_validation, len(y))
-    splits = [Split(x[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    splits = split_in_order(x, y)
     return Task(
         name=name,
         variety="many_to_one",
@@ -175,7 +174,9 @@ def load_csv_series(path, column: str, encoding: str = "utf-8") -> np.ndarray:
 
     Example:
 
-    >>> passengers = load_csv_series("airline-passengers.csv", "Passengers")  # doctest: +SKIP
+    ```python
+    passengers = load_csv_series("airline-passengers.csv", "Passengers")  # (144,)
+    ```
     """
     file = Path(path)
     if not file.is_file():

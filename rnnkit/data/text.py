@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.checks import check_bool, check_choice, check_positive_int, invalid
-from rnnkit.data.splits import check_seed, split_sizes
+from rnnkit.data.splits import check_seed, part_slices, split_sizes
 from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, register_task
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import DataError
@@ -208,12 +208,11 @@ def lm_task(text: str, name: str, num_steps: int = 32, level: str = "char", lowe
     check_positive_int("batch_size", batch_size)
     seed = check_seed(seed)
     tokens = tokenize(text, level, lowercase)
-    sizes = split_sizes(len(tokens), "text", DataError)
-    bounds = (0, sizes[0], sizes[0] + sizes[1], len(tokens))
-    vocab = Vocab(tokens[: bounds[1]], min_freq=min_freq, separator="" if level == "char" else " ")
+    parts = part_slices(split_sizes(len(tokens), "text", DataError))
+    vocab = Vocab(tokens[parts[0]], min_freq=min_freq, separator="" if level == "char" else " ")
     splits = []
-    for index, part in enumerate(("train", "validation", "test")):
-        ids = vocab.encode(tokens[bounds[index]: bounds[index + 1]])
+    for index, (part, rows) in enumerate(zip(("train", "validation", "test"), parts)):
+        ids = vocab.encode(tokens[rows])
         if partition == "random":
             x, y = lm_random_partition(ids, num_steps, seed + index, part)
         else:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.checks import check_positive_int, invalid
-from rnnkit.data.splits import check_seed, split_sizes
-from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, register_task
+from rnnkit.data.splits import check_seed, split_in_order, split_sizes
+from rnnkit.data.tasks import InputSpec, OutputSpec, Task, register_task
 from rnnkit.data.text import PSF_LICENCE, PYDOC_SOURCE, tokenize
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import DataError
@@ -65,12 +65,11 @@ def classification_task(texts, labels, class_names, name: str, max_length: int =
     order = np.random.default_rng(seed).permutation(len(texts))
     tokens = [tokenize(texts[index], "word", lowercase=True) for index in order]
     labels = labels[order]
-    num_train, num_validation, _ = split_sizes(len(tokens), "texts", DataError)
+    num_train = split_sizes(len(tokens), "texts", DataError)[0]
     vocab = Vocab((token for text in tokens[:num_train] for token in text), min_freq=min_freq,
                   separator=" ")
     x = pad_ids([vocab.encode(text) for text in tokens], max_length)
-    bounds = (0, num_train, num_train + num_validation, len(tokens))
-    splits = [Split(x[a:b], labels[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    splits = split_in_order(x, labels)
     options = {"max_length": max_length, "min_freq": min_freq, "seed": seed,
                "class_names": list(class_names)}
     return Task(

@@ -231,7 +231,12 @@ def spectral_radius(model, layer_name: str | None = None) -> float:
 
     Example:
 
-    >>> # A SimpleRNN with recurrent_initializer="orthogonal" starts at radius 1.0.
+    An orthogonal matrix (the Keras default `recurrent_initializer`) has every
+    eigenvalue on the unit circle, so an untrained SimpleRNN starts at radius 1:
+
+    >>> model = keras.Sequential([keras.Input((5, 3)), keras.layers.SimpleRNN(4, name="rnn_1")])
+    >>> round(spectral_radius(model), 6)
+    1.0
     """
     return max(gate_spectral_radii(model, layer_name).values())
 

@@ -56,8 +56,8 @@ def perplexity_from_probs(probs, targets, mask=None) -> float:
 
     Example:
 
-    >>> perplexity_from_probs(np.full((1, 2, 5), 0.2), np.array([[1, 3]]))
-    5.0...
+    >>> round(perplexity_from_probs(np.full((1, 2, 5), 0.2), np.array([[1, 3]])), 6)
+    5.0
     """
     probs = np.asarray(probs, dtype="float64")
     targets = np.asarray(targets)

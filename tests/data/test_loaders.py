@@ -1,9 +1,8 @@
 """Real datasets: published figures, the RNNKIT_DATA_DIR route, and the offline error."""
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 from rnnkit.data import loaders
 from rnnkit.data.tasks import get_task

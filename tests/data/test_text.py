@@ -5,7 +5,11 @@ import pytest
 
 from rnnkit.data.tasks import get_task
 from rnnkit.data.text import (
-    lm_random_partition, lm_sequential_partition, lm_task, load_text_file, tokenize,
+    lm_random_partition,
+    lm_sequential_partition,
+    lm_task,
+    load_text_file,
+    tokenize,
 )
 from rnnkit.errors import ConfigError, DataError
 
