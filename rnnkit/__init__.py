@@ -36,7 +36,6 @@ _EXPORTS = {
     # Models and parameter counts.
     "build_model": "rnnkit.models.builders",
     "Seq2SeqInference": "rnnkit.models.seq2seq",
-    "greedy_decode": "rnnkit.models.seq2seq",
     "run_reference": "rnnkit.models.reference",
     "stacked_projection": "rnnkit.models.reference",
     "recurrent_params": "rnnkit.params",
@@ -80,6 +79,7 @@ _EXPORTS = {
     "token_accuracy": "rnnkit.training.metrics",
     "exact_match": "rnnkit.training.metrics",
     "confusion_matrix": "rnnkit.training.metrics",
+    "greedy_decode": "rnnkit.training.decoding",
     "beam_search_decode": "rnnkit.training.decoding",
     "generate_text": "rnnkit.training.decoding",
     "gradient_flow": "rnnkit.training.diagnostics",

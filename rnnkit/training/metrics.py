@@ -309,7 +309,8 @@ def held_out_metrics(model, task, split, batch_size: int = 32) -> tuple[dict, di
     elif kind == "sequence_classification":
         metrics["exact_match"] = exact_match(predicted_ids, split.y, split.sample_weight)
     else:
-        from rnnkit.models.seq2seq import Seq2SeqInference, greedy_decode
+        from rnnkit.models.seq2seq import Seq2SeqInference
+        from rnnkit.training.decoding import greedy_decode
 
         vocab = task.target_vocab
         decoded = greedy_decode(
