@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from rnnkit.checks import invalid
+from rnnkit.models.cells import cell_for_layer
 
 
 def _has_layer(model: keras.Model, name: str) -> bool:
@@ -64,7 +65,7 @@ class Seq2SeqInference:
         self.model = model
         self.num_layers = sum(_has_layer(model, f"decoder_rnn_{i}") for i in range(1, 100))
         decoder_layer = model.get_layer("decoder_rnn_1")
-        self.state_count = 2 if isinstance(decoder_layer, keras.layers.LSTM) else 1
+        self.state_count = cell_for_layer(decoder_layer).num_states
         self.decoder_units = decoder_layer.units
         self.uses_initial_state = _has_layer(model, "bridge_1_0")
         self.uses_context = _has_layer(model, "context")
