@@ -124,7 +124,7 @@ def test_learns_string_reversal_and_greedy_decodes_it():
     from rnnkit.data.tasks import get_task
 
     keras.utils.set_random_seed(0)
-    task = get_task("reverse", max_length=4, alphabet_size=4, num_samples=300, seed=0)
+    task = get_task("reverse", timesteps=4, alphabet_size=4, num_samples=300, seed=0)
     model = build_model(ModelSpec(cell="gru", variety="seq2seq", units=32, context="both"), task)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(0.01))
     model.fit(

@@ -80,7 +80,7 @@ def test_beam_search_rejects_bad_arguments():
 
 def test_beam_of_width_one_equals_greedy_on_a_real_seq2seq_model():
     keras.utils.set_random_seed(0)
-    task = get_task("reverse", max_length=4, num_samples=60, seed=0)
+    task = get_task("reverse", timesteps=4, num_samples=60, seed=0)
     model = build_model(ModelSpec(cell="gru", variety="seq2seq", units=6), task)
     inference = Seq2SeqInference(model)
     vocab = task.target_vocab
