@@ -35,6 +35,8 @@ _EXPORTS = {
     "TrainingError": "rnnkit.errors",
     # Models and parameter counts.
     "build_model": "rnnkit.models.builders",
+    "Cell": "rnnkit.models.cells",
+    "register_cell": "rnnkit.models.cells",
     "Seq2SeqInference": "rnnkit.models.seq2seq",
     "run_reference": "rnnkit.models.reference",
     "stacked_projection": "rnnkit.models.reference",
