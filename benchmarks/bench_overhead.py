@@ -21,12 +21,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
 
-from rnnkit.config import ModelSpec, TrainConfig  # noqa: E402
-from rnnkit.data.tasks import get_task  # noqa: E402
-from rnnkit.models.builders import build_model  # noqa: E402
-from rnnkit.training.fit import make_optimizer, train  # noqa: E402
+from rnnkit.config import ModelSpec, TrainConfig
+from rnnkit.data.tasks import get_task
+from rnnkit.models.builders import build_model
+from rnnkit.training.fit import make_optimizer, train
 
 
 def hand_written(spec, task, config) -> tuple[float, float]:

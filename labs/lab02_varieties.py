@@ -85,7 +85,7 @@ def make_setups(sizes: dict) -> list[dict]:
                            "num_samples": sizes["num_samples"], "seed": SEED}),
          "score": "token_accuracy"},
         {"variety": "seq2seq",
-         "task": ("reverse", {"max_length": sizes["reverse_length"], "alphabet_size": 5,
+         "task": ("reverse", {"timesteps": sizes["reverse_length"], "alphabet_size": 5,
                               "num_samples": sizes["num_samples"], "seed": SEED}),
          "score": "exact_match"},
     ]

@@ -38,7 +38,7 @@ Outputs (in `--out`, default `labs_out/lab05`): `perplexity.csv`, `history.csv`,
 #
 # Two ways to cut a long text into minibatches:
 # - random partitioning: windows at random offsets; every window starts from a zero
-#   state, so the model never sees context older than `num_steps` characters;
+#   state, so the model never sees context older than `timesteps` characters;
 # - sequential partitioning: `batch_size` parallel streams, where row i of batch k + 1
 #   continues row i of batch k. A *stateful* model carries its state across batches,
 #   so its memory is no longer cut at the window boundary (while gradients still are:
@@ -69,7 +69,7 @@ SEED = 0
 TEMPERATURES = (0.5, 1.0, 1.5)
 QUICK = {
     "max_chars": 20_000,
-    "num_steps": 20,
+    "timesteps": 20,
     "batch_size": 32,
     "units": 48,
     "embedding_dim": 16,
@@ -78,7 +78,7 @@ QUICK = {
 }
 FULL = {
     "max_chars": None,
-    "num_steps": 32,
+    "timesteps": 32,
     "batch_size": 32,
     "units": 128,
     "embedding_dim": 32,
@@ -120,7 +120,7 @@ def make_task(name: str, options: dict, settings: dict, partition: str):
     """Builds the language-model task with one of the two partitionings."""
     options = dict(
         options,
-        num_steps=settings["num_steps"],
+        timesteps=settings["timesteps"],
         partition=partition,
         batch_size=settings["batch_size"],
     )
@@ -234,7 +234,7 @@ def main(argv=None) -> dict:
     first_x, first_y = random_task.train.x[0], random_task.train.y[0]
     print(
         f"Corpus task {name!r}: vocab_size {vocab.vocab_size}, "
-        f"{random_task.train.num_samples} training windows of {settings['num_steps']} characters."
+        f"{random_task.train.num_samples} training windows of {settings['timesteps']} characters."
     )
     print(f"  input  {vocab.decode(first_x)!r}\n  target {vocab.decode(first_y)!r}")
 
@@ -391,7 +391,7 @@ def main(argv=None) -> dict:
 #    fall into a loop?
 # 5. (Course question 4) What problems does the character-level model have? Find them
 #    in your measurements: misspelt words (real_word_share below 1), slow generation
-#    (`generated_chars_per_second`), a context limited by `num_steps` for gradients,
+#    (`generated_chars_per_second`), a context limited by `timesteps` for gradients,
 #    and the gap between training and validation perplexity in learning_curves.png.
 
 if __name__ == "__main__":

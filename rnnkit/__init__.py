@@ -35,8 +35,9 @@ _EXPORTS = {
     "TrainingError": "rnnkit.errors",
     # Models and parameter counts.
     "build_model": "rnnkit.models.builders",
+    "Cell": "rnnkit.models.cells",
+    "register_cell": "rnnkit.models.cells",
     "Seq2SeqInference": "rnnkit.models.seq2seq",
-    "greedy_decode": "rnnkit.models.seq2seq",
     "run_reference": "rnnkit.models.reference",
     "stacked_projection": "rnnkit.models.reference",
     "recurrent_params": "rnnkit.params",
@@ -80,6 +81,7 @@ _EXPORTS = {
     "token_accuracy": "rnnkit.training.metrics",
     "exact_match": "rnnkit.training.metrics",
     "confusion_matrix": "rnnkit.training.metrics",
+    "greedy_decode": "rnnkit.training.decoding",
     "beam_search_decode": "rnnkit.training.decoding",
     "generate_text": "rnnkit.training.decoding",
     "gradient_flow": "rnnkit.training.diagnostics",
@@ -120,7 +122,7 @@ _EXPORTS = {
     "plot_prediction_samples": "rnnkit.report.plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = list(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str):

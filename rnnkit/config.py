@@ -31,8 +31,8 @@ from rnnkit.checks import (
     invalid,
 )
 from rnnkit.errors import ConfigError
+from rnnkit.models.cells import CELLS, cell_only_options
 
-CELLS = ("simple_rnn", "lstm", "gru")
 VARIETIES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "seq2seq")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 CONTEXT_MODES = ("initial_state", "every_step", "both")
@@ -82,7 +82,7 @@ class _Settings:
 class ModelSpec(_Settings):
     """Which network to build; the Keras argument names are kept where values go to Keras."""
 
-    cell: str = "lstm"  # "simple_rnn", "lstm" or "gru".
+    cell: str = "lstm"  # "simple_rnn", "lstm", "gru" or another cell of the cell table.
     variety: str = "many_to_one"  # One of VARIETIES.
     units: int = 32  # Hidden-state size of every recurrent layer (Dense width for one_to_one).
     num_layers: int = 1  # Stacked recurrent layers (hidden Dense layers for one_to_one).
@@ -118,20 +118,14 @@ class ModelSpec(_Settings):
         check_bool("go_backwards", self.go_backwards)
         check_choice("kernel_initializer", self.kernel_initializer, INITIALIZERS)
         check_choice("recurrent_initializer", self.recurrent_initializer, INITIALIZERS)
-        if self.unit_forget_bias is not None:
-            check_bool("unit_forget_bias", self.unit_forget_bias)
-            if self.cell != "lstm":
-                raise invalid(
-                    "unit_forget_bias", self.unit_forget_bias,
-                    f"None for cell {self.cell!r} (the option applies to 'lstm' only)",
-                )
-        if self.reset_after is not None:
-            check_bool("reset_after", self.reset_after)
-            if self.cell != "gru":
-                raise invalid(
-                    "reset_after", self.reset_after,
-                    f"None for cell {self.cell!r} (the option applies to 'gru' only)",
-                )
+        for option, owner in cell_only_options().items():
+            value = getattr(self, option)
+            if value is not None:
+                check_bool(option, value)
+                if self.cell != owner:
+                    raise invalid(
+                        option, value, f"None for cell {self.cell!r} (the option applies to {owner!r} only)"
+                    )
         if self.embedding_dim is not None:
             check_positive_int("embedding_dim", self.embedding_dim)
         check_choice("context", self.context, CONTEXT_MODES)

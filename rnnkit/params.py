@@ -32,14 +32,8 @@ from __future__ import annotations
 import keras
 import pandas as pd
 
-from rnnkit.checks import check_bool, check_choice, check_positive_int
-from rnnkit.config import CELLS
-
-# How many weight blocks (gates) each cell has: SimpleRNN one, LSTM four, GRU three.
-GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-
-# Keras class name -> rnnkit cell name.
-_CELL_OF_CLASS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+from rnnkit.checks import check_bool, check_positive_int
+from rnnkit.models.cells import cell_for_layer, get_cell
 
 TABLE_COLUMNS = ["layer", "type", "input_width", "units", "formula", "analytic", "keras", "match"]
 
@@ -47,17 +41,18 @@ TABLE_COLUMNS = ["layer", "type", "input_width", "units", "formula", "analytic",
 def _recurrent_terms(cell, units, input_dim, use_bias, reset_after, bidirectional):
     """Validates the options and returns `(directions, gates, units, input_dim, bias)`.
 
-    `bias` is the number of bias vectors per gate: GRU with `reset_after` has two
-    (input and recurrent), every other layer with bias one, a layer without bias none.
+    The gates (weight blocks) and the bias vectors per gate come from the cell table:
+    GRU with `reset_after` has two (input and recurrent), every other layer with bias
+    one, a layer without bias none.
     """
-    check_choice("cell", cell, CELLS)
+    row = get_cell(cell)
     units = check_positive_int("units", units)
     input_dim = check_positive_int("input_dim", input_dim)
     check_bool("use_bias", use_bias)
     check_bool("reset_after", reset_after)
     check_bool("bidirectional", bidirectional)
-    bias = (2 if cell == "gru" and reset_after else 1) if use_bias else 0
-    return (2 if bidirectional else 1), GATES[cell], units, input_dim, bias
+    bias = row.bias_vectors({"reset_after": reset_after}) if use_bias else 0
+    return (2 if bidirectional else 1), len(row.gate_names), units, input_dim, bias
 
 
 def recurrent_params(
@@ -72,7 +67,7 @@ def recurrent_params(
     """Returns the parameter count of one recurrent layer from its formula.
 
     Args:
-        cell: "simple_rnn", "lstm" or "gru".
+        cell: A cell of the cell table: "simple_rnn", "lstm" or "gru".
         units: Hidden-state size `h`.
         input_dim: Features each step reads, `d`.
         use_bias: Whether the layer has bias vectors.
@@ -106,7 +101,7 @@ def recurrent_formula(
     """Returns the formula of `recurrent_params` as one line of text, with the numbers put in.
 
     Args:
-        cell: "simple_rnn", "lstm" or "gru".
+        cell: A cell of the cell table: "simple_rnn", "lstm" or "gru".
         units: Hidden-state size `h`.
         input_dim: Features each step reads, `d`.
         use_bias: Whether the layer has bias vectors.
@@ -175,7 +170,7 @@ def _input_width(layer) -> int | None:
 
 
 def _recurrent_row(layer, input_width: int, bidirectional: bool) -> dict:
-    cell = _CELL_OF_CLASS[type(layer).__name__]
+    cell = cell_for_layer(layer).name
     options = {
         "use_bias": layer.use_bias,
         "reset_after": bool(getattr(layer, "reset_after", True)),
@@ -213,7 +208,7 @@ def _layer_row(layer) -> dict:
             formula=embedding_formula(inner.input_dim, inner.output_dim),
             analytic=embedding_params(inner.input_dim, inner.output_dim),
         )
-    elif type(inner).__name__ in _CELL_OF_CLASS:
+    elif cell_for_layer(inner) is not None:
         width = _input_width(layer)
         row["input_width"] = width
         row.update(_recurrent_row(inner, width, bidirectional=inner is not layer))

@@ -7,17 +7,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import pytest  # noqa: E402
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+# The reference copies of the public datasets: the folder RNNKIT_DATA_DIR names (read once,
+# here, before any test changes the environment), else ../shared/datasets beside the checkout.
+SHARED_DATASETS = Path(
+    os.environ.get("RNNKIT_DATA_DIR") or REPO_ROOT.parent / "shared" / "datasets"
+).resolve()
 
 
 @pytest.fixture
 def shared_datasets(monkeypatch):
-    """Points RNNKIT_DATA_DIR at ../shared/datasets, or skips when that folder is absent."""
+    """Points RNNKIT_DATA_DIR at the reference datasets, or skips when there are none."""
     if not SHARED_DATASETS.is_dir():
-        pytest.skip("../shared/datasets is not present on this machine")
+        pytest.skip(
+            f"no reference datasets at {SHARED_DATASETS} (set RNNKIT_DATA_DIR to their folder)"
+        )
     monkeypatch.setenv("RNNKIT_DATA_DIR", str(SHARED_DATASETS))
     return SHARED_DATASETS
 

@@ -48,7 +48,7 @@ def import_tensorflow_quietly() -> None:
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
 
-    def error(self, message):  # noqa: D401 - argparse's API
+    def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

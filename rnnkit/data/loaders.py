@@ -12,9 +12,10 @@ Where each file is looked for, in order:
 
 Example:
 
->>> passengers = load_airline_passengers()  # doctest: +SKIP
->>> passengers.shape, passengers[0], passengers[-1]  # doctest: +SKIP
-((144,), 112.0, 432.0)
+```python
+passengers = load_airline_passengers()
+passengers.shape, passengers[0], passengers[-1]  # ((144,), 112.0, 432.0)
+```
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from rnnkit.data.series import forecast_task, load_csv_series
 from rnnkit.data.splits import check_seed
 from rnnkit.data.tasks import Task, register_task
-from rnnkit.data.text import PARTITIONS, load_text_file, lm_task  # noqa: F401
+from rnnkit.data.text import PARTITIONS, lm_task, load_text_file  # noqa: F401
 from rnnkit.data.textclass import classification_task
 from rnnkit.errors import DataError
 
@@ -85,7 +86,13 @@ TASK_DATASETS = {
 
 
 def _keras_cache_dir() -> Path:
-    # The folder keras.utils.get_file uses, computed without importing Keras (slow).
+    """The Keras cache folder where downloads go and where `local_copy` looks for them.
+
+    Keras has no public accessor for its cache folder (`keras_home` is private) and
+    importing Keras loads TensorFlow, so the folder is named here, the way Keras names
+    it, and handed to `keras.utils.get_file` as its `cache_dir`: the lookup and the
+    download cannot disagree.
+    """
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
 
 
@@ -130,9 +137,10 @@ def find_dataset(name: str, path=None) -> Path:
         downloaded = keras.utils.get_file(
             fname=f"{dataset.file_name}.tar.gz" if name == "polarity" else dataset.file_name,
             origin=dataset.url, file_hash=dataset.file_hash, hash_algorithm="sha256",
-            extract=name == "polarity",
+            extract=name == "polarity", cache_dir=str(_keras_cache_dir().parent),
         )
-    except Exception as error:  # Offline, HTTP error or a hash mismatch: all need the same fix.
+    # Offline, an HTTP error or a hash mismatch: each needs the same fix, so all are caught.
+    except Exception as error:  # noqa: BLE001
         raise DataError(
             f"Dataset {name!r} ({dataset.file_name}) is not available locally and could not be "
             f"downloaded from {dataset.url} ({type(error).__name__}); pass `path=` or put the file "
@@ -200,35 +208,35 @@ def _lm_text(name: str, what: str) -> str:
     )
 
 
-def _real_lm(name, task_name, text, num_steps, level, lowercase, min_freq, partition, batch_size,
+def _real_lm(name, task_name, text, timesteps, level, lowercase, min_freq, partition, batch_size,
              max_chars, seed, path) -> Task:
     if max_chars is not None:
         from rnnkit.checks import check_positive_int
 
         text = text[: check_positive_int("max_chars", max_chars)]
     dataset = DATASETS[name]
-    return lm_task(text, task_name, num_steps, level, lowercase, min_freq, partition, batch_size,
+    return lm_task(text, task_name, timesteps, level, lowercase, min_freq, partition, batch_size,
                    seed, dataset.citation, dataset.licence, _lm_text(name, dataset.citation),
                    {"max_chars": max_chars, "path": path})
 
 
 @register_task("timemachine_lm", "many_to_many", _lm_text("timemachine", "The Time Machine"),
                source=DATASETS["timemachine"].url)
-def make_timemachine_lm(num_steps: int = 32, level: str = "char", lowercase: bool = True,
+def make_timemachine_lm(timesteps: int = 32, level: str = "char", lowercase: bool = True,
                         min_freq: int = 1, partition: str = "random", batch_size: int = 32,
                         max_chars: int | None = None, seed: int = 0, path: str | None = None) -> Task:
     """Builds the character language model on The Time Machine (options as `lm_task`)."""
-    return _real_lm("timemachine", "timemachine_lm", load_time_machine(path), num_steps, level,
+    return _real_lm("timemachine", "timemachine_lm", load_time_machine(path), timesteps, level,
                     lowercase, min_freq, partition, batch_size, max_chars, seed, path)
 
 
 @register_task("shakespeare_lm", "many_to_many", _lm_text("tinyshakespeare", "Tiny Shakespeare"),
                source=DATASETS["tinyshakespeare"].url)
-def make_shakespeare_lm(num_steps: int = 32, level: str = "char", lowercase: bool = False,
+def make_shakespeare_lm(timesteps: int = 32, level: str = "char", lowercase: bool = False,
                         min_freq: int = 1, partition: str = "random", batch_size: int = 32,
                         max_chars: int | None = 200_000, seed: int = 0, path: str | None = None) -> Task:
     """Builds the character language model on Tiny Shakespeare (first 200 k characters by default)."""
-    return _real_lm("tinyshakespeare", "shakespeare_lm", load_tiny_shakespeare(path), num_steps,
+    return _real_lm("tinyshakespeare", "shakespeare_lm", load_tiny_shakespeare(path), timesteps,
                     level, lowercase, min_freq, partition, batch_size, max_chars, seed, path)
 
 
@@ -243,10 +251,10 @@ def _forecast_text(name: str, what: str) -> str:
 
 @register_task("airline_forecast", "many_to_one", _forecast_text("airline", "airline passengers"),
                source=DATASETS["airline"].url)
-def make_airline_forecast(window: int = 12, seed: int = 0, path: str | None = None) -> Task:
-    """Builds airline passengers forecasting (144 months; window 12 = one year)."""
+def make_airline_forecast(timesteps: int = 12, seed: int = 0, path: str | None = None) -> Task:
+    """Builds airline passengers forecasting (144 months; 12 timesteps = one year)."""
     dataset = DATASETS["airline"]
-    return forecast_task(load_airline_passengers(path), window, "airline_forecast",
+    return forecast_task(load_airline_passengers(path), timesteps, "airline_forecast",
                          dataset.citation, dataset.licence,
                          _forecast_text("airline", "airline passengers"),
                          # Monthly totals with a yearly pattern: the seasonal naive baseline looks 12 back.
@@ -255,27 +263,27 @@ def make_airline_forecast(window: int = 12, seed: int = 0, path: str | None = No
 
 @register_task("sunspots_forecast", "many_to_one", _forecast_text("sunspots", "sunspot numbers"),
                source=DATASETS["sunspots"].url)
-def make_sunspots_forecast(window: int = 24, seed: int = 0, path: str | None = None) -> Task:
-    """Builds monthly sunspots forecasting (2,820 months; window 24 = two years)."""
+def make_sunspots_forecast(timesteps: int = 24, seed: int = 0, path: str | None = None) -> Task:
+    """Builds monthly sunspots forecasting (2,820 months; 24 timesteps = two years)."""
     dataset = DATASETS["sunspots"]
-    return forecast_task(load_sunspots(path), window, "sunspots_forecast", dataset.citation,
+    return forecast_task(load_sunspots(path), timesteps, "sunspots_forecast", dataset.citation,
                          dataset.licence, _forecast_text("sunspots", "sunspot numbers"),
                          {"seed": check_seed(seed), "path": path})
 
 
 POLARITY_TEXT = (
     "Sentence polarity (Pang & Lee 2005): 10,662 one-sentence movie-review snippets, half "
-    "positive, half negative; lowercased word tokens padded / truncated to `max_length`; "
+    "positive, half negative; lowercased word tokens padded / truncated to `timesteps`; "
     "classes 0 = negative, 1 = positive. Shuffled with the seed, then 80/10/10. "
     "Needs rt-polaritydata/ (RNNKIT_DATA_DIR, `path`, or a download)."
 )
 
 
 @register_task("polarity", "many_to_one", POLARITY_TEXT, source=DATASETS["polarity"].url)
-def make_polarity(max_length: int = 40, min_freq: int = 2, seed: int = 0, path: str | None = None) -> Task:
+def make_polarity(timesteps: int = 40, min_freq: int = 2, seed: int = 0, path: str | None = None) -> Task:
     """Builds sentence polarity classification (see `classification_task` for the options)."""
     sentences, labels = load_sentence_polarity(path)
     dataset = DATASETS["polarity"]
-    return classification_task(sentences, labels, ("negative", "positive"), "polarity", max_length,
+    return classification_task(sentences, labels, ("negative", "positive"), "polarity", timesteps,
                                min_freq, seed, dataset.citation, dataset.licence, POLARITY_TEXT,
                                {"path": path})

@@ -132,7 +132,7 @@ def make_digit_addition(max_digits: int = 3, num_samples: int = 5000, reverse_in
 
 
 REVERSE_TEXT = (
-    "String reversal as seq2seq: the encoder reads a random string of 1 to `max_length` letters "
+    "String reversal as seq2seq: the encoder reads a random string of 1 to `timesteps` letters "
     "from an alphabet of `alphabet_size` and the decoder writes it backwards, then <end>. The "
     "first output depends on the last input, so the encoder must hold the whole string. Strings "
     "are distinct; padding (id 0) has sample_weight 0."
@@ -140,12 +140,12 @@ REVERSE_TEXT = (
 
 
 @register_task("reverse", "seq2seq", REVERSE_TEXT)
-def make_reverse(max_length: int = 8, alphabet_size: int = 10, num_samples: int = 3000,
+def make_reverse(timesteps: int = 8, alphabet_size: int = 10, num_samples: int = 3000,
                  seed: int = 0) -> Task:
     """Builds string reversal ("abcd" -> "dcba").
 
     Args:
-        max_length: Longest input string. Default 8 (T_in = 8, T_out = 9).
+        timesteps: Longest input string. Default 8 (T_in = 8, T_out = 9).
         alphabet_size: Letters used ("a", "b", ...), 2 to 26. Default 10.
         num_samples: Distinct strings over all parts. Default 3000.
         seed: Generator seed.
@@ -153,7 +153,7 @@ def make_reverse(max_length: int = 8, alphabet_size: int = 10, num_samples: int 
     Returns:
         A seq2seq `Task` (format in the module docstring).
     """
-    check_positive_int("max_length", max_length)
+    check_positive_int("timesteps", timesteps)
     check_positive_int("alphabet_size", alphabet_size)
     if not 2 <= alphabet_size <= 26:
         raise invalid("alphabet_size", alphabet_size, "an integer from 2 to 26")
@@ -162,15 +162,15 @@ def make_reverse(max_length: int = 8, alphabet_size: int = 10, num_samples: int 
     letters = [chr(ord("a") + index) for index in range(alphabet_size)]
 
     def string() -> str:
-        length = int(rng.integers(1, max_length + 1))
+        length = int(rng.integers(1, timesteps + 1))
         return "".join(letters[index] for index in rng.integers(0, alphabet_size, size=length))
 
-    limit = sum(alphabet_size ** length for length in range(1, max_length + 1))
+    limit = sum(alphabet_size ** length for length in range(1, timesteps + 1))
     sources = _distinct(string, num_samples, limit, "strings")
     targets = [source[::-1] for source in sources]
     input_vocab = Vocab(letters)
     target_vocab = Vocab(letters, seq2seq=True)
-    params = {"max_length": max_length, "alphabet_size": alphabet_size,
+    params = {"timesteps": timesteps, "alphabet_size": alphabet_size,
               "num_samples": num_samples, "seed": seed}
     return _seq2seq_task("reverse", REVERSE_TEXT, sources, targets, input_vocab, target_vocab,
-                         max_length, max_length + 1, params)
+                         timesteps, timesteps + 1, params)

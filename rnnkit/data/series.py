@@ -9,7 +9,7 @@ map back to the original units with `task.scaler.inverse_transform(...)`.
 Example:
 
 >>> import numpy as np
->>> task = forecast_task(np.arange(100.0), window=5, name="ramp")
+>>> task = forecast_task(np.arange(100.0), timesteps=5, name="ramp")
 >>> task.train.x.shape, task.train.y.shape
 ((75, 5, 1), (75, 1))
 >>> round(float(task.scaler.inverse_transform(task.test.y)[-1, 0]), 3)
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.checks import check_positive_int, invalid
-from rnnkit.data.splits import check_seed, split_sizes
-from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, register_task
+from rnnkit.data.splits import check_seed, split_in_order, split_sizes
+from rnnkit.data.tasks import InputSpec, OutputSpec, Task, register_task
 from rnnkit.errors import DataError
 
 
@@ -79,38 +79,39 @@ def check_series(values, name: str = "series") -> np.ndarray:
     return array
 
 
-def make_windows(values, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Returns every (window of `window` values, next value) pair of a 1-D series.
+def make_windows(values, timesteps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns every (window of `timesteps` values, next value) pair of a 1-D series.
 
     Args:
         values: A 1-D series.
-        window: Past values per sample (the model's `timesteps`).
+        timesteps: Past values per sample.
 
     Returns:
-        `x` float32 `(len(values) - window, window, 1)` and `y` float32 `(len(values) - window, 1)`.
+        `x` float32 `(len(values) - timesteps, timesteps, 1)` and `y` float32
+        `(len(values) - timesteps, 1)`.
 
     Example:
 
-    >>> x, y = make_windows([1, 2, 3, 4], window=2)
+    >>> x, y = make_windows([1, 2, 3, 4], timesteps=2)
     >>> x[:, :, 0].tolist(), y[:, 0].tolist()
     ([[1.0, 2.0], [2.0, 3.0]], [3.0, 4.0])
     """
     values = np.asarray(values, dtype=np.float32)
-    check_positive_int("window", window)
-    if window >= len(values):
-        raise invalid("window", window, f"fewer than the {len(values)} values of the series", DataError)
-    starts = np.arange(len(values) - window)[:, None]
-    x = values[starts + np.arange(window)[None, :]]
-    return x[..., None], values[window:, None]
+    check_positive_int("timesteps", timesteps)
+    if timesteps >= len(values):
+        raise invalid("timesteps", timesteps, f"fewer than the {len(values)} values of the series", DataError)
+    starts = np.arange(len(values) - timesteps)[:, None]
+    x = values[starts + np.arange(timesteps)[None, :]]
+    return x[..., None], values[timesteps:, None]
 
 
-def forecast_task(values, window: int, name: str, source: str = "user data", licence: str = "",
+def forecast_task(values, timesteps: int, name: str, source: str = "user data", licence: str = "",
                   description: str = "", params: dict | None = None) -> Task:
     """Builds a many_to_one next-value forecasting task from a 1-D series.
 
     Args:
         values: The series, oldest first.
-        window: Past values per sample; needs at least `window + 3` values so each part
+        timesteps: Past values per sample; needs at least `timesteps + 3` values so each part
             gets one target.
         name: The task name.
         source: Where the series comes from.
@@ -119,42 +120,41 @@ def forecast_task(values, window: int, name: str, source: str = "user data", lic
         params: Options to record on the task.
 
     Returns:
-        A `Task` with standardised float32 windows `(n, window, 1)`, targets `(n, 1)`,
+        A `Task` with standardised float32 windows `(n, timesteps, 1)`, targets `(n, 1)`,
         loss "mse", metrics ("mae",) and a `StandardScaler` fitted on the training part.
     """
     values = check_series(values)
-    check_positive_int("window", window)
-    if window + 3 > len(values):
+    check_positive_int("timesteps", timesteps)
+    if timesteps + 3 > len(values):
         raise invalid(
-            "window", window,
+            "timesteps", timesteps,
             f"at most {len(values) - 3} for a series of {len(values)} values (3 targets must remain)",
             DataError,
         )
-    num_train, num_validation, _ = split_sizes(len(values) - window, "num_samples", DataError)
-    # Target i is values[window + i]; the training targets end at this index of the series.
-    train_end = window + num_train
+    num_train = split_sizes(len(values) - timesteps, "num_samples", DataError)[0]
+    # Target i is values[timesteps + i]; the training targets end at this index of the series.
+    train_end = timesteps + num_train
     scaler = StandardScaler.fit(values[:train_end])
-    x, y = make_windows(scaler.transform(values), window)
-    bounds = (0, num_train, num_train + num_validation, len(y))
-    splits = [Split(x[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    x, y = make_windows(scaler.transform(values), timesteps)
+    splits = split_in_order(x, y)
     return Task(
         name=name,
         variety="many_to_one",
         train=splits[0],
         validation=splits[1],
         test=splits[2],
-        input_spec=InputSpec(timesteps=window, num_features=1),
+        input_spec=InputSpec(timesteps=timesteps, num_features=1),
         output_spec=OutputSpec("regression", 1),
         loss="mse",
         metrics=("mae",),
         description=description or (
-            f"Next-value forecasting: {window} past values -> the next one; split by time, "
+            f"Next-value forecasting: {timesteps} past values -> the next one; split by time, "
             "standardised with training statistics."
         ),
         source=source,
         licence=licence,
         scaler=scaler,
-        params=dict(params or {}, window=window),
+        params=dict(params or {}, timesteps=timesteps),
     )
 
 
@@ -175,7 +175,9 @@ def load_csv_series(path, column: str, encoding: str = "utf-8") -> np.ndarray:
 
     Example:
 
-    >>> passengers = load_csv_series("airline-passengers.csv", "Passengers")  # doctest: +SKIP
+    ```python
+    passengers = load_csv_series("airline-passengers.csv", "Passengers")  # (144,)
+    ```
     """
     file = Path(path)
     if not file.is_file():
@@ -207,20 +209,20 @@ def load_csv_series(path, column: str, encoding: str = "utf-8") -> np.ndarray:
 
 CSV_FORECAST_TEXT = (
     "Next-value forecasting on a numeric column of your own CSV file (options `path`, `column`, "
-    "`window`): windows of past values -> the next one, split by time, standardised with "
+    "`timesteps`): windows of past values -> the next one, split by time, standardised with "
     "training statistics."
 )
 
 
 @register_task("csv_forecast", "many_to_one", CSV_FORECAST_TEXT, source="a CSV file you give (path)")
-def make_csv_forecast(path: str | None = None, column: str | None = None, window: int = 12,
+def make_csv_forecast(path: str | None = None, column: str | None = None, timesteps: int = 12,
                       seed: int = 0) -> Task:
     """Builds next-value forecasting on column `column` of the CSV file at `path`.
 
     Args:
         path: The CSV file (header row, oldest row first).
         column: The column to forecast.
-        window: Past values per sample. Default 12.
+        timesteps: Past values per sample. Default 12.
         seed: Recorded for reproducibility (the split is by time, so nothing is random).
     """
     if path is None:
@@ -228,7 +230,7 @@ def make_csv_forecast(path: str | None = None, column: str | None = None, window
     if column is None:
         raise DataError("Invalid value for `column`: got None; expected the name of a numeric column.")
     values = load_csv_series(path, column)
-    return forecast_task(values, window, "csv_forecast", source=f"file {path}, column {column}",
+    return forecast_task(values, timesteps, "csv_forecast", source=f"file {path}, column {column}",
                          licence="as the file's owner states", description=CSV_FORECAST_TEXT,
                          params={"path": str(path), "column": column, "seed": seed})
 
@@ -252,14 +254,14 @@ GOOG_TEXT = (
 
 
 @register_task("goog_forecast", "many_to_one", GOOG_TEXT, source="matplotlib sample data goog.npz (Yahoo Finance)")
-def make_goog_forecast(window: int = 20, seed: int = 0) -> Task:
+def make_goog_forecast(timesteps: int = 20, seed: int = 0) -> Task:
     """Builds next-day price forecasting on matplotlib's `goog.npz` sample data.
 
     Args:
-        window: Past trading days per sample. Default 20.
+        timesteps: Past trading days per sample. Default 20.
         seed: Recorded for reproducibility (the split is by time).
     """
-    return forecast_task(goog_prices(), window, "goog_forecast",
+    return forecast_task(goog_prices(), timesteps, "goog_forecast",
                          source="matplotlib sample data goog.npz (originally Yahoo Finance)",
                          licence="shipped with matplotlib (matplotlib licence); price figures are public facts",
                          description=GOOG_TEXT, params={"seed": check_seed(seed)})

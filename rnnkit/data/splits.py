@@ -43,6 +43,23 @@ def split_sizes(num_samples: int, name: str = "num_samples", error=ConfigError) 
     return num_samples - num_validation - num_test, num_validation, num_test
 
 
+def part_slices(sizes: tuple[int, int, int]) -> tuple[slice, slice, slice]:
+    """Returns the train, validation and test slices for the sizes `split_sizes` gives.
+
+    Example:
+
+    >>> part_slices((8, 1, 1))
+    (slice(0, 8, None), slice(8, 9, None), slice(9, 10, None))
+    """
+    num_train, num_validation, num_test = sizes
+    validation_end = num_train + num_validation
+    return (
+        slice(0, num_train),
+        slice(num_train, validation_end),
+        slice(validation_end, validation_end + num_test),
+    )
+
+
 def split_in_order(x, y, sample_weight=None) -> tuple[Split, Split, Split]:
     """Cuts aligned arrays into train / validation / test `Split`s, in order.
 
@@ -54,13 +71,11 @@ def split_in_order(x, y, sample_weight=None) -> tuple[Split, Split, Split]:
     Returns:
         The three `Split`s.
     """
-    sizes = split_sizes(len(y), "num_samples", DataError)
-    bounds = [0, sizes[0], sizes[0] + sizes[1], len(y)]
     parts = []
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        part_x = {key: value[start:stop] for key, value in x.items()} if isinstance(x, dict) else x[start:stop]
-        part_weight = None if sample_weight is None else sample_weight[start:stop]
-        parts.append(Split(part_x, y[start:stop], part_weight))
+    for rows in part_slices(split_sizes(len(y), "num_samples", DataError)):
+        part_x = {key: value[rows] for key, value in x.items()} if isinstance(x, dict) else x[rows]
+        part_weight = None if sample_weight is None else sample_weight[rows]
+        parts.append(Split(part_x, y[rows], part_weight))
     return tuple(parts)
 
 

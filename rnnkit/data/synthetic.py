@@ -176,10 +176,8 @@ def make_sine_forecast(timesteps: int = 20, num_samples: int = 2000, period: flo
     values = np.sin(2 * np.pi * steps / period + phase) + rng.normal(0.0, noise, size=steps.size)
     params = {"timesteps": timesteps, "num_samples": num_samples, "period": period,
               "noise": noise, "seed": seed}
-    task = forecast_task(values, timesteps, "sine_forecast", source=GENERATED, licence=LICENCE,
+    return forecast_task(values, timesteps, "sine_forecast", source=GENERATED, licence=LICENCE,
                          description=SINE_TEXT, params=params)
-    task.params.pop("window")
-    return task
 
 
 COPY_TEXT = (

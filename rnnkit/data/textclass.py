@@ -1,4 +1,4 @@
-"""Text classification tasks: word tokens, padded or truncated to `max_length`, one label each.
+"""Text classification tasks: word tokens, padded or truncated to `timesteps`, one label each.
 
 Texts are de-duplicated (so no text is in two parts), shuffled with the seed and cut
 80/10/10; the vocabulary comes from the training texts only. Token ids are padded with 0
@@ -7,7 +7,7 @@ too, with the id sequence flattened.
 
 Example:
 
->>> task = make_pydoc_topics(max_length=12, seed=0)
+>>> task = make_pydoc_topics(timesteps=12, seed=0)
 >>> task.train.x.shape[1], task.output_spec.dim
 (12, 4)
 """
@@ -17,23 +17,28 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.checks import check_positive_int, invalid
-from rnnkit.data.splits import check_seed, split_sizes
-from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, register_task
+from rnnkit.data.splits import check_seed, split_in_order, split_sizes
+from rnnkit.data.tasks import InputSpec, OutputSpec, Task, register_task
 from rnnkit.data.text import PSF_LICENCE, PYDOC_SOURCE, tokenize
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import DataError
 
 
-def pad_ids(sequences, max_length: int) -> np.ndarray:
-    """Returns int32 `(n, max_length)`: each id sequence truncated or padded with 0 at the end."""
-    out = np.zeros((len(sequences), max_length), dtype=np.int32)
+def pad_ids(sequences, timesteps: int) -> np.ndarray:
+    """Returns int32 `(n, timesteps)`: each id sequence truncated or padded with 0 at the end.
+
+    This is `keras.utils.pad_sequences(..., padding="post", truncating="post")`, written
+    out in NumPy because importing Keras loads TensorFlow (about 5 s), and building a
+    task (`rnnkit tasks` builds all of them) must not wait for it.
+    """
+    out = np.zeros((len(sequences), timesteps), dtype=np.int32)
     for row, ids in enumerate(sequences):
-        ids = ids[:max_length]
+        ids = ids[:timesteps]
         out[row, : len(ids)] = ids
     return out
 
 
-def classification_task(texts, labels, class_names, name: str, max_length: int = 30,
+def classification_task(texts, labels, class_names, name: str, timesteps: int = 30,
                         min_freq: int = 1, seed: int = 0, source: str = "user data",
                         licence: str = "", description: str = "", params: dict | None = None) -> Task:
     """Builds a many_to_one text classification task.
@@ -43,7 +48,7 @@ def classification_task(texts, labels, class_names, name: str, max_length: int =
         labels: Their class ids, aligned with `texts`.
         class_names: Names of the classes, indexed by class id.
         name: The task name.
-        max_length: Word tokens kept per text (longer texts are truncated). Default 30.
+        timesteps: Word tokens kept per text (longer texts are truncated). Default 30.
         min_freq: Training words seen fewer times become `<unk>`. Default 1.
         seed: Seeds the shuffle before splitting.
         source: Where the texts come from.
@@ -52,11 +57,11 @@ def classification_task(texts, labels, class_names, name: str, max_length: int =
         params: Options to record on the task.
 
     Returns:
-        A `Task`: x int32 `(n, max_length)`, y int32 `(n,)`, loss
+        A `Task`: x int32 `(n, timesteps)`, y int32 `(n,)`, loss
         "sparse_categorical_crossentropy", metrics ("accuracy",); `task.vocab` the word vocabulary
         and `task.params["class_names"]` the class names.
     """
-    check_positive_int("max_length", max_length)
+    check_positive_int("timesteps", timesteps)
     seed = check_seed(seed)
     unique = {}
     for text, label in zip(texts, labels):
@@ -65,17 +70,16 @@ def classification_task(texts, labels, class_names, name: str, max_length: int =
     order = np.random.default_rng(seed).permutation(len(texts))
     tokens = [tokenize(texts[index], "word", lowercase=True) for index in order]
     labels = labels[order]
-    num_train, num_validation, _ = split_sizes(len(tokens), "texts", DataError)
+    num_train = split_sizes(len(tokens), "texts", DataError)[0]
     vocab = Vocab((token for text in tokens[:num_train] for token in text), min_freq=min_freq,
                   separator=" ")
-    x = pad_ids([vocab.encode(text) for text in tokens], max_length)
-    bounds = (0, num_train, num_train + num_validation, len(tokens))
-    splits = [Split(x[a:b], labels[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    options = {"max_length": max_length, "min_freq": min_freq, "seed": seed,
+    x = pad_ids([vocab.encode(text) for text in tokens], timesteps)
+    splits = split_in_order(x, labels)
+    options = {"timesteps": timesteps, "min_freq": min_freq, "seed": seed,
                "class_names": list(class_names)}
     return Task(
         name=name, variety="many_to_one", train=splits[0], validation=splits[1], test=splits[2],
-        input_spec=InputSpec(timesteps=max_length, vocab_size=vocab.vocab_size),
+        input_spec=InputSpec(timesteps=timesteps, vocab_size=vocab.vocab_size),
         output_spec=OutputSpec("classification", len(class_names)),
         loss="sparse_categorical_crossentropy", metrics=("accuracy",),
         description=description, source=source, licence=licence, vocab=vocab,
@@ -110,14 +114,14 @@ def pydoc_topic_lines(topic_names=PYDOC_TOPICS) -> tuple[list[str], np.ndarray]:
 
 
 @register_task("pydoc_topics", "many_to_one", PYDOC_TOPICS_TEXT, source=PYDOC_SOURCE)
-def make_pydoc_topics(max_length: int = 20, min_freq: int = 1, seed: int = 0) -> Task:
+def make_pydoc_topics(timesteps: int = 20, min_freq: int = 1, seed: int = 0) -> Task:
     """Builds line -> documentation page classification (4 classes).
 
     Args:
-        max_length: Word tokens kept per line. Default 20.
+        timesteps: Word tokens kept per line. Default 20.
         min_freq: Rarer training words become `<unk>`. Default 1.
         seed: Seeds the shuffle before splitting.
     """
     lines, labels = pydoc_topic_lines()
-    return classification_task(lines, labels, PYDOC_TOPICS, "pydoc_topics", max_length, min_freq,
+    return classification_task(lines, labels, PYDOC_TOPICS, "pydoc_topics", timesteps, min_freq,
                                seed, PYDOC_SOURCE, PSF_LICENCE, PYDOC_TOPICS_TEXT)

@@ -62,6 +62,7 @@ from rnnkit.checks import check_choice, check_non_negative_int, check_positive_i
 from rnnkit.config import CELLS, VARIETIES, ModelSpec, TrainConfig
 from rnnkit.data.tasks import get_task_entry, task_names
 from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.models.cells import cell_only_options
 
 GRID_KEYS = ("tasks", "cells", "varieties", "model", "train", "seeds", "match_params", "select")
 TASK_VARIETY = "task"  # In `varieties`: the variety each task was made for.
@@ -75,8 +76,6 @@ _RECURRENT_ONLY = (
     "cell", "bidirectional", "merge_mode", "recurrent_dropout", "unroll", "go_backwards",
     "recurrent_initializer", "unit_forget_bias", "reset_after", "context", "stateful",
 )
-# Options that apply to one cell only, and that cell.
-_CELL_OPTIONS = {"unit_forget_bias": "lstm", "reset_after": "gru"}
 
 
 def _train_keys() -> tuple[str, ...]:
@@ -207,7 +206,7 @@ def _applies(key: str, run: RunConfig) -> bool:
     """Whether model setting `key` means something for this run's cell and variety."""
     if run.model.variety == "one_to_one" and key in _RECURRENT_ONLY:
         return False
-    return _CELL_OPTIONS.get(key, run.model.cell) == run.model.cell
+    return cell_only_options().get(key, run.model.cell) == run.model.cell
 
 
 def _task_variety(name: str) -> str | None:
@@ -239,7 +238,7 @@ class Grid:
     """
 
     tasks: tuple[TaskChoice, ...]
-    cells: tuple[str, ...] = CELLS
+    cells: tuple[str, ...] = field(default_factory=lambda: tuple(CELLS))
     varieties: tuple[str, ...] = (TASK_VARIETY,)
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
@@ -328,7 +327,7 @@ def load_grid(source) -> Grid:
     select = tuple(_check_select(source.get("select"), model, train))
     grid = Grid(tasks, cells, varieties, model, train, seeds, match_params, select)
     _check_varieties_apply(grid)
-    for option, cell in _CELL_OPTIONS.items():
+    for option, cell in cell_only_options().items():
         if option in model and cell not in cells:
             raise ConfigError(
                 f"Grid setting `model.{option}` applies to cell {cell!r} only, which `cells` does not include."
@@ -424,7 +423,8 @@ def _check_settings(group: str, values, accepted, settings_class) -> dict:
         options = _as_list(f"{group}.{key}", value)
         for option in options:
             # Each value alone must make valid settings; the message names the field.
-            extra = {"cell": _CELL_OPTIONS[key]} if key in _CELL_OPTIONS else {}
+            owner = cell_only_options().get(key)
+            extra = {"cell": owner} if owner else {}
             settings_class(**extra, **{key: _normalise(settings_class, key, option)})
         checked[key] = tuple(dict.fromkeys(_normalise(settings_class, key, o) for o in options))
     return checked
@@ -470,7 +470,7 @@ def _swept_names(grid: Grid) -> tuple[str, ...]:
 
 def _model_spec(cell: str, variety: str, settings: dict) -> ModelSpec:
     settings = dict(settings)
-    for option, option_cell in _CELL_OPTIONS.items():
+    for option, option_cell in cell_only_options().items():
         if cell != option_cell:
             settings.pop(option, None)
     spec = ModelSpec(cell=cell, variety=variety, **settings)

@@ -10,9 +10,11 @@ skipped.
 
 Example:
 
->>> results = compare({"tasks": ["adding"], "cells": ["lstm", "gru"],
-...                    "model": {"units": 8}, "train": {"epochs": 2}}, "runs/demo")
->>> results[["label", "status", "best_val_loss"]]
+```python
+results = compare({"tasks": ["adding"], "cells": ["lstm", "gru"],
+                   "model": {"units": 8}, "train": {"epochs": 2}}, "runs/demo")
+results[["label", "status", "best_val_loss"]]
+```
 """
 
 from __future__ import annotations

@@ -20,8 +20,10 @@ finished only when it parses and every listed file exists.
 
 Example:
 
->>> results = load_results("runs/compare-20240101-120000")
->>> results[["label", "status", "best_val_loss"]]
+```python
+results = load_results("runs/compare-20240101-120000")
+results[["label", "status", "best_val_loss"]]
+```
 """
 
 from __future__ import annotations

@@ -51,13 +51,8 @@ from rnnkit.checks import check_positive_int, invalid
 from rnnkit.config import ModelSpec
 from rnnkit.data.tasks import InputSpec, OutputSpec
 from rnnkit.errors import ConfigError
-from rnnkit.models.cells import (
-    STATE_COUNTS,
-    OneHot,
-    ReverseTime,
-    StepZeros,
-    make_recurrent_layer,
-)
+from rnnkit.models.cells import get_cell, make_recurrent_layer
+from rnnkit.models.layers import OneHot, ReverseTime, StepZeros
 
 # Merge layers that combine the forward and backward state of a bidirectional encoder,
 # matching what `Bidirectional(merge_mode=...)` does to the outputs.
@@ -358,7 +353,7 @@ def build_one_to_many(
         features = keras.layers.RepeatVector(timesteps, name="context_repeat")(inputs)
     else:
         features = StepZeros(timesteps, name="step_zeros")(inputs)
-    num_states = STATE_COUNTS[spec.cell] * (2 if spec.bidirectional else 1)
+    num_states = get_cell(spec.cell).num_states * (2 if spec.bidirectional else 1)
     for index in range(1, spec.num_layers + 1):
         layer = make_recurrent_layer(
             spec, return_sequences=True, stateful=spec.stateful, name=f"rnn_{index}"
@@ -409,7 +404,7 @@ def build_seq2seq(spec: ModelSpec, input_spec: InputSpec, output_spec: OutputSpe
     )
     merge = _STATE_MERGES[spec.merge_mode] if spec.bidirectional else None
     decoder_units = spec.units * (2 if spec.bidirectional and spec.merge_mode == "concat" else 1)
-    state_count = STATE_COUNTS[spec.cell]
+    state_count = get_cell(spec.cell).num_states
 
     features = _token_features(spec, encoder_inputs, input_spec.vocab_size, prefix="encoder_")
     encoder_states = []  # One list of state tensors per layer, directions merged.

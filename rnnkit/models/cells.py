@@ -1,12 +1,24 @@
-"""Cell names to Keras layers, plus the few small helper layers the builders need.
+"""The cell table: one row per recurrent cell, holding everything rnnkit knows about it.
 
-`make_recurrent_layer` turns a `ModelSpec` into one configured `SimpleRNN`, `LSTM` or
-`GRU` layer (wrapped in `Bidirectional` when asked), passing every option under its
-Keras name. The helper layers (`OneHot`, `StepZeros`, `ReverseTime`) have no weights;
-they are registered with Keras so that saved models load again once rnnkit is imported.
+A row (`Cell`) names the Keras layer, the gate blocks of its kernels in Keras order, how
+many state tensors it carries, the `ModelSpec` options that apply to it alone, how many
+bias vectors each gate has (for the parameter formula) and its NumPy reference step.
+Every other part of rnnkit reads cells from this table: `ModelSpec` validation, the
+builders, the parameter formulas, the NumPy reference, seq2seq inference, the
+diagnostics, the comparison grid and the CLI choices. Adding a cell is one
+`register_cell` call.
+
+`make_recurrent_layer` turns a `ModelSpec` into one configured layer of its cell
+(wrapped in `Bidirectional` when asked), passing every option under its Keras name.
+
+This module imports Keras only when a layer is built or looked up, so that validating
+settings and building the CLI stay light.
 
 Example:
 
+>>> CELL_TABLE["lstm"].gate_names
+('input', 'forget', 'cell', 'output')
+>>> from rnnkit.config import ModelSpec
 >>> spec = ModelSpec(cell="gru", units=8, bidirectional=True)
 >>> layer = make_recurrent_layer(spec, return_sequences=True, name="rnn_1")
 >>> type(layer).__name__, layer.name
@@ -15,32 +27,183 @@ Example:
 
 from __future__ import annotations
 
-import keras
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rnnkit.config import ModelSpec
+from rnnkit.checks import check_choice, check_positive_int, invalid
+from rnnkit.models import reference
 
-# Cell name (as users write it) -> Keras layer class.
-CELL_LAYERS = {
-    "simple_rnn": keras.layers.SimpleRNN,
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
+if TYPE_CHECKING:
+    from rnnkit.config import ModelSpec
+
+
+def _one_bias_vector(options: dict) -> int:
+    return 1
+
+
+def _gru_bias_vectors(options: dict) -> int:
+    # With reset_after (the Keras default) the recurrent product has its own bias.
+    return 2 if options.get("reset_after", True) else 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of the cell table.
+
+    Attributes:
+        name: The name users write (`ModelSpec.cell`, grids, the CLI), e.g. "lstm".
+        keras_class: The Keras layer: a class name in `keras.layers` ("LSTM"), or the
+            layer class itself (for a cell defined outside Keras).
+        gate_names: The blocks of the kernel and recurrent kernel, in Keras order; their
+            number is the gate factor of the parameter formula.
+        num_states: State tensors the layer carries (LSTM: h and c).
+        reference_step: The NumPy step `(x, states, weights, options) -> new states`:
+            `weights` is `(kernel, recurrent_kernel, bias or None)` and `options` holds the
+            layer's `activation` and `recurrent_activation` as NumPy functions and the
+            values of the cell's own `options` (see `rnnkit.models.reference`).
+        options: `ModelSpec` fields that apply to this cell only; each is passed to the
+            Keras layer under its own name when it is not None.
+        bias_vectors: `options -> int`: bias vectors per gate when the layer has a bias,
+            given the layer's values of `options` (GRU with `reset_after`: 2).
+    """
+
+    name: str
+    keras_class: str | type
+    gate_names: tuple[str, ...]
+    num_states: int
+    reference_step: Callable
+    options: tuple[str, ...] = ()
+    bias_vectors: Callable[[dict], int] = _one_bias_vector
+
+    @property
+    def layer_class(self) -> type:
+        """The Keras layer class (imports Keras)."""
+        if isinstance(self.keras_class, str):
+            import keras
+
+            return getattr(keras.layers, self.keras_class)
+        return self.keras_class
+
+
+# Cell name -> row: the three Keras cells. Add rows with `register_cell`.
+CELL_TABLE: dict[str, Cell] = {
+    cell.name: cell
+    for cell in (
+        Cell(
+            name="simple_rnn",
+            keras_class="SimpleRNN",
+            gate_names=("recurrent",),
+            num_states=1,
+            reference_step=reference.simple_rnn_reference,
+        ),
+        Cell(
+            name="lstm",
+            keras_class="LSTM",
+            gate_names=("input", "forget", "cell", "output"),
+            num_states=2,  # h and c
+            reference_step=reference.lstm_reference,
+            options=("unit_forget_bias",),
+        ),
+        Cell(
+            name="gru",
+            keras_class="GRU",
+            gate_names=("update", "reset", "candidate"),
+            num_states=1,
+            reference_step=reference.gru_reference,
+            options=("reset_after",),
+            bias_vectors=_gru_bias_vectors,
+        ),
+    )
 }
 
-# Number of state tensors each cell carries (LSTM has h and c).
-STATE_COUNTS = {"simple_rnn": 1, "lstm": 2, "gru": 1}
+
+class _CellNames(Sequence):
+    """The registered cell names, in registration order, always current."""
+
+    def __getitem__(self, index):
+        return tuple(CELL_TABLE)[index]
+
+    def __len__(self) -> int:
+        return len(CELL_TABLE)
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+# The cell names, e.g. ("simple_rnn", "lstm", "gru"); it follows `register_cell`.
+CELLS = _CellNames()
+
+
+def register_cell(cell: Cell) -> Cell:
+    """Adds a row to the cell table (or replaces the row of that name).
+
+    Args:
+        cell: The row. Its `options` must be `ModelSpec` fields that default to None.
+
+    Returns:
+        The row.
+
+    Raises:
+        ConfigError: When `cell` is not a `Cell` or an option is not such a field.
+    """
+    from rnnkit.config import ModelSpec
+
+    if not isinstance(cell, Cell):
+        raise invalid("cell", cell, "a rnnkit Cell")
+    if not isinstance(cell.name, str) or not cell.name:
+        raise invalid("cell.name", cell.name, "a non-empty string")
+    check_positive_int("cell.num_states", cell.num_states)
+    defaults = ModelSpec()
+    for option in cell.options:
+        if getattr(defaults, option, "missing") is not None:
+            raise invalid(
+                "cell.options", option, "names of ModelSpec fields that default to None"
+            )
+    CELL_TABLE[cell.name] = cell
+    return cell
+
+
+def get_cell(name: str) -> Cell:
+    """Returns the row of cell `name`; the error lists the registered cells."""
+    check_choice("cell", name, CELLS)
+    return CELL_TABLE[name]
+
+
+def cell_for_layer(layer) -> Cell | None:
+    """Returns the row whose Keras class `layer` is (exactly, else by inheritance), or None."""
+    cells = list(CELL_TABLE.values())
+    for cell in cells:
+        if type(layer) is cell.layer_class:
+            return cell
+    for cell in cells:
+        if isinstance(layer, cell.layer_class):
+            return cell
+    return None
+
+
+def cell_only_options() -> dict[str, str]:
+    """Returns `{option: cell name}` for every option that applies to one cell only."""
+    return {option: cell.name for cell in CELL_TABLE.values() for option in cell.options}
 
 
 def cell_layer_kwargs(spec: ModelSpec) -> dict:
     """Returns the Keras keyword arguments a recurrent layer takes from `spec`.
 
-    Cell-specific options (`unit_forget_bias` for LSTM, `reset_after` for GRU) are
+    Options of the cell alone (`unit_forget_bias` for LSTM, `reset_after` for GRU) are
     passed only when set, so that `None` keeps the Keras default.
 
     Args:
         spec: The model spec.
 
     Returns:
-        A dict of keyword arguments for `CELL_LAYERS[spec.cell]`.
+        A dict of keyword arguments for the cell's Keras layer.
     """
     kwargs = {
         "units": spec.units,
@@ -52,10 +215,9 @@ def cell_layer_kwargs(spec: ModelSpec) -> dict:
         "recurrent_dropout": spec.recurrent_dropout,
         "unroll": spec.unroll,
     }
-    if spec.cell == "lstm" and spec.unit_forget_bias is not None:
-        kwargs["unit_forget_bias"] = spec.unit_forget_bias
-    if spec.cell == "gru" and spec.reset_after is not None:
-        kwargs["reset_after"] = spec.reset_after
+    for option in get_cell(spec.cell).options:
+        if getattr(spec, option) is not None:
+            kwargs[option] = getattr(spec, option)
     return kwargs
 
 
@@ -69,7 +231,7 @@ def make_recurrent_layer(
     stateful: bool = False,
     bidirectional: bool | None = None,
     units: int | None = None,
-) -> keras.layers.Layer:
+):
     """Builds one recurrent layer from `spec`.
 
     Args:
@@ -87,16 +249,18 @@ def make_recurrent_layer(
             encoder state needs twice the width).
 
     Returns:
-        A `SimpleRNN`, `LSTM` or `GRU` layer, or a `Bidirectional` wrapping one.
+        A layer of the cell's Keras class (`SimpleRNN`, `LSTM`, `GRU`, ...), or a
+        `Bidirectional` wrapping one.
     """
+    import keras
+
     kwargs = cell_layer_kwargs(spec)
     if units is not None:
         kwargs["units"] = units
     if bidirectional is None:
         bidirectional = spec.bidirectional
-    layer_class = CELL_LAYERS[spec.cell]
     inner_name = f"{name}_{spec.cell}" if bidirectional else name
-    layer = layer_class(
+    layer = get_cell(spec.cell).layer_class(
         return_sequences=return_sequences,
         return_state=return_state,
         go_backwards=go_backwards,
@@ -110,70 +274,9 @@ def make_recurrent_layer(
 
 
 def is_recurrent_layer(layer) -> bool:
-    """Returns True for `SimpleRNN`, `LSTM`, `GRU` and `Bidirectional` layers."""
-    return isinstance(layer, (*CELL_LAYERS.values(), keras.layers.Bidirectional))
+    """Returns True for a layer of a registered cell, or a `Bidirectional` wrapping one."""
+    import keras
 
-
-@keras.saving.register_keras_serializable(package="rnnkit")
-class OneHot(keras.layers.Layer):
-    """Turns int ids `(batch, timesteps)` into one-hot floats `(batch, timesteps, vocab_size)`.
-
-    Used instead of an `Embedding` when `ModelSpec.embedding_dim` is None; it has no weights.
-
-    Args:
-        vocab_size: Number of token ids (ids lie in `[0, vocab_size)`).
-    """
-
-    def __init__(self, vocab_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-
-    def call(self, inputs):
-        return keras.ops.one_hot(keras.ops.cast(inputs, "int32"), self.vocab_size)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.vocab_size)
-
-    def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size}
-
-
-@keras.saving.register_keras_serializable(package="rnnkit")
-class StepZeros(keras.layers.Layer):
-    """Makes an all-zero input sequence `(batch, timesteps, 1)` with the batch size of its input.
-
-    A decoder that takes its context only as the initial state still needs something
-    to read at every step; zeros carry no information, so the state must carry it all.
-
-    Args:
-        timesteps: Length of the sequence to make.
-    """
-
-    def __init__(self, timesteps: int, **kwargs):
-        super().__init__(**kwargs)
-        self.timesteps = timesteps
-
-    def call(self, inputs):
-        batch_size = keras.ops.shape(inputs)[0]
-        return keras.ops.zeros((batch_size, self.timesteps, 1), dtype=self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.timesteps, 1)
-
-    def get_config(self):
-        return {**super().get_config(), "timesteps": self.timesteps}
-
-
-@keras.saving.register_keras_serializable(package="rnnkit")
-class ReverseTime(keras.layers.Layer):
-    """Reverses a sequence `(batch, timesteps, features)` along the time axis.
-
-    A layer built with `go_backwards=True` returns its outputs last step first; an
-    aligned (many_to_many) model flips them back so output t still matches input t.
-    """
-
-    def call(self, inputs):
-        return keras.ops.flip(inputs, axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    if isinstance(layer, keras.layers.Bidirectional):
+        layer = layer.forward_layer
+    return cell_for_layer(layer) is not None

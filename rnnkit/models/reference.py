@@ -11,7 +11,10 @@ left (`x @ kernel`), with gate blocks side by side along the last axis:
   `reset_after=True`, the Keras default.
 
 `run_reference(layer, inputs)` reads a Keras layer's weights and options and returns
-its whole output sequence and final states, which match Keras to about 1e-6.
+its whole output sequence and final states, which match Keras to about 1e-6. It finds
+the layer's cell in the cell table (`rnnkit.models.cells`), whose row names the step to
+run: `simple_rnn_reference`, `lstm_reference` and `gru_reference` adapt the three step
+functions to the table's common form `(x, states, weights, options) -> new states`.
 
 Example:
 
@@ -25,7 +28,6 @@ np.testing.assert_allclose(reference_outputs, outputs, atol=1e-5)
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 from rnnkit.checks import invalid
@@ -147,7 +149,29 @@ def gru_step(
     return update_gate * h + (1.0 - update_gate) * candidate
 
 
+def simple_rnn_reference(x, states, weights, options) -> list[np.ndarray]:
+    """The SimpleRNN row's step: `[h] -> [h_t]` (see `rnnkit.models.cells.Cell`)."""
+    return [simple_rnn_step(x, states[0], *weights, activation=options["activation"])]
+
+
+def lstm_reference(x, states, weights, options) -> list[np.ndarray]:
+    """The LSTM row's step: `[h, c] -> [h_t, c_t]`."""
+    return list(lstm_step(x, *states, *weights, options["activation"], options["recurrent_activation"]))
+
+
+def gru_reference(x, states, weights, options) -> list[np.ndarray]:
+    """The GRU row's step: `[h] -> [h_t]`, with the layer's `reset_after`."""
+    return [
+        gru_step(
+            x, states[0], *weights, options["reset_after"], options["activation"],
+            options["recurrent_activation"],
+        )
+    ]
+
+
 def _activation(layer, name: str):
+    import keras
+
     function = getattr(layer, name)
     key = keras.activations.serialize(function)
     key = key if isinstance(key, str) else key.get("config", {}).get("name", str(key))
@@ -161,13 +185,13 @@ def _activation(layer, name: str):
 
 
 def run_reference(layer, inputs, initial_state=None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Runs a Keras SimpleRNN, LSTM or GRU layer's equations in NumPy over a whole sequence.
+    """Runs a Keras recurrent layer's equations in NumPy over a whole sequence.
 
     Dropout is ignored (inference behaviour). With `go_backwards` the sequence is read
     last step first and the outputs are returned in that order, as Keras does.
 
     Args:
-        layer: A built `keras.layers.SimpleRNN`, `LSTM` or `GRU`.
+        layer: A built layer of a cell in the cell table (`SimpleRNN`, `LSTM`, `GRU`).
         inputs: `(batch, timesteps, d)` float array.
         initial_state: Optional list of state arrays (`[h]`, or `[h, c]` for LSTM);
             zeros by default.
@@ -176,53 +200,27 @@ def run_reference(layer, inputs, initial_state=None) -> tuple[np.ndarray, list[n
         `(outputs, states)`: outputs `(batch, timesteps, h)` (every step, whatever the
         layer's `return_sequences`) and the list of final states.
     """
-    kinds = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
-    if not isinstance(layer, kinds):
+    from rnnkit.models.cells import cell_for_layer
+
+    cell = cell_for_layer(layer)
+    if cell is None:
         raise invalid("layer", type(layer).__name__, "a built SimpleRNN, LSTM or GRU layer")
     inputs = np.asarray(inputs, dtype=np.float64)
     weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
     kernel, recurrent_kernel = weights[0], weights[1]
     bias = weights[2] if layer.use_bias else None
     batch = inputs.shape[0]
-    state_count = 2 if isinstance(layer, keras.layers.LSTM) else 1
     if initial_state is None:
-        states = [np.zeros((batch, layer.units)) for _ in range(state_count)]
+        states = [np.zeros((batch, layer.units)) for _ in range(cell.num_states)]
     else:
         states = [np.asarray(state, dtype=np.float64) for state in initial_state]
-    activation = _activation(layer, "activation")
-    if state_count == 2 or isinstance(layer, keras.layers.GRU):
-        recurrent_activation = _activation(layer, "recurrent_activation")
+    options = {option: getattr(layer, option) for option in cell.options}
+    for name in ("activation", "recurrent_activation"):
+        if hasattr(layer, name):
+            options[name] = _activation(layer, name)
     steps = range(inputs.shape[1] - 1, -1, -1) if layer.go_backwards else range(inputs.shape[1])
     outputs = []
     for step in steps:
-        x = inputs[:, step, :]
-        if isinstance(layer, keras.layers.LSTM):
-            states = list(
-                lstm_step(
-                    x,
-                    states[0],
-                    states[1],
-                    kernel,
-                    recurrent_kernel,
-                    bias,
-                    activation,
-                    recurrent_activation,
-                )
-            )
-        elif isinstance(layer, keras.layers.GRU):
-            states = [
-                gru_step(
-                    x,
-                    states[0],
-                    kernel,
-                    recurrent_kernel,
-                    bias,
-                    layer.reset_after,
-                    activation,
-                    recurrent_activation,
-                )
-            ]
-        else:
-            states = [simple_rnn_step(x, states[0], kernel, recurrent_kernel, bias, activation)]
+        states = cell.reference_step(inputs[:, step, :], states, (kernel, recurrent_kernel, bias), options)
         outputs.append(states[0])
     return np.stack(outputs, axis=1), states

@@ -1,4 +1,4 @@
-"""Inference for seq2seq models: an encoder model, a one-step decoder, and greedy decoding.
+"""Inference for seq2seq models: an encoder model and a one-step decoder, sharing the weights.
 
 A seq2seq model from `build_model` is trained with teacher forcing: the decoder reads
 the true previous token. To translate new inputs the decoder must read its own
@@ -10,12 +10,14 @@ halves from the trained model's layers, looked up by name (see
 - `step(tokens, states)` feeds one token per row and returns the next-token
   probabilities and the new state list.
 
-`greedy_decode` repeats `step` with the most probable token; beam search can be built
-on the same two methods.
+`rnnkit.training.decoding` decodes through these two methods: `greedy_decode` repeats
+`step` with the most probable token, `beam_search_decode` keeps the best few hypotheses.
 
 Example:
 
 ```python
+from rnnkit.training.decoding import greedy_decode
+
 inference = Seq2SeqInference(model)
 predicted = greedy_decode(inference, task.test.x["encoder_inputs"],
                           start_id=task.target_vocab.start_id, end_id=task.target_vocab.end_id,
@@ -29,7 +31,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from rnnkit.checks import check_non_negative_int, check_positive_int, invalid
+from rnnkit.checks import invalid
+from rnnkit.models.cells import cell_for_layer
 
 
 def _has_layer(model: keras.Model, name: str) -> bool:
@@ -62,7 +65,7 @@ class Seq2SeqInference:
         self.model = model
         self.num_layers = sum(_has_layer(model, f"decoder_rnn_{i}") for i in range(1, 100))
         decoder_layer = model.get_layer("decoder_rnn_1")
-        self.state_count = 2 if isinstance(decoder_layer, keras.layers.LSTM) else 1
+        self.state_count = cell_for_layer(decoder_layer).num_states
         self.decoder_units = decoder_layer.units
         self.uses_initial_state = _has_layer(model, "bridge_1_0")
         self.uses_context = _has_layer(model, "context")
@@ -163,55 +166,3 @@ class Seq2SeqInference:
         if self.uses_context:
             new_states.append(states[-1])
         return probabilities, new_states
-
-
-def greedy_decode(
-    inference: Seq2SeqInference,
-    encoder_inputs,
-    *,
-    start_id: int,
-    end_id: int,
-    max_length: int,
-    pad_id: int = 0,
-) -> np.ndarray:
-    """Decodes a batch by always taking the most probable next token.
-
-    Every row starts from `start_id`; a row is finished once it produces `end_id`
-    (kept in the output), and its later positions are filled with `pad_id`. Decoding
-    stops when every row has finished or after `max_length` tokens.
-
-    Args:
-        inference: A `Seq2SeqInference` of the trained model.
-        encoder_inputs: int token ids `(batch, encoder_timesteps)`.
-        start_id: The target vocabulary's start token id.
-        end_id: The target vocabulary's end token id.
-        max_length: Most tokens to produce per row.
-        pad_id: Fills positions after the end token (0 by convention).
-
-    Returns:
-        int32 `(batch, max_length)` predicted ids.
-    """
-    if not isinstance(inference, Seq2SeqInference):
-        raise invalid("inference", type(inference).__name__, "a Seq2SeqInference")
-    check_non_negative_int("start_id", start_id)
-    check_non_negative_int("end_id", end_id)
-    check_non_negative_int("pad_id", pad_id)
-    check_positive_int("max_length", max_length)
-    for name, value in (("start_id", start_id), ("end_id", end_id), ("pad_id", pad_id)):
-        if value >= inference.vocab_size:
-            expected = f"an id below the target vocab_size {inference.vocab_size}"
-            raise invalid(name, value, expected)
-    states = inference.encode(encoder_inputs)
-    batch = len(states[0])
-    predicted = np.full((batch, max_length), pad_id, dtype="int32")
-    finished = np.zeros(batch, dtype=bool)
-    tokens = np.full(batch, start_id, dtype="int32")
-    for position in range(max_length):
-        probabilities, states = inference.step(tokens, states)
-        tokens = np.argmax(probabilities, axis=-1).astype("int32")
-        tokens = np.where(finished, pad_id, tokens)
-        predicted[:, position] = tokens
-        finished |= tokens == end_id
-        if finished.all():
-            break
-    return predicted

@@ -7,9 +7,10 @@ Markdown refers to the PNG files next to it.
 
 Example:
 
->>> path = build_report("runs/compare-20240101-120000", zip_path="handin.zip")
->>> path.name
-'report.html'
+```python
+path = build_report("runs/compare-20240101-120000", zip_path="handin.zip")
+path.name  # 'report.html'
+```
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class GradientNormProbe(keras.callbacks.Callback):
         if len(self.snapshots) >= COMPILE_FROM_EPOCHS:
             measure = compiled_gradient_norm(model, self.x, self.y, **options)
         else:
-            measure = lambda: gradient_norm(model, self.x, self.y, **options)  # noqa: E731
+            measure = lambda: gradient_norm(model, self.x, self.y, **options)
         try:
             for snapshot in self.snapshots:
                 for weight, value in zip(model.trainable_weights, snapshot):

@@ -6,9 +6,12 @@ from the model's next-token distribution, sharpened or flattened by a temperatur
 
 seq2seq models decode through the small interface of
 `rnnkit.models.seq2seq.Seq2SeqInference`: `encode(encoder_inputs) -> states` (a list of
-arrays, batch first) and `step(tokens, states) -> (probs, new_states)`. Any object with
-those two methods works, which is how the tests check beam search against answers
-worked out by hand.
+arrays, batch first) and `step(tokens, states) -> (probs, new_states)`.
+`greedy_decode` always takes the most probable next token; `beam_search_decode` keeps
+the `beam_width` most likely partial outputs (width 1 is greedy). Beam search accepts any
+object with those two methods, which is how the tests check it against answers worked
+out by hand; greedy decoding takes a `Seq2SeqInference`, whose target vocabulary size it
+checks the ids against.
 
 Decoded arrays are int32 `(num_samples, max_length)`: the tokens after the start token,
 the end token included, then `pad_id`.
@@ -29,13 +32,65 @@ from rnnkit.checks import (
     check_positive_int,
     invalid,
 )
-from rnnkit.models.seq2seq import greedy_decode
+from rnnkit.models.seq2seq import Seq2SeqInference
 from rnnkit.training.metrics import reset_recurrent_states
 from rnnkit.training.tracing import retracing_notice_hidden
 
 
 def _tile_states(states, times: int):
     return [np.repeat(np.asarray(state), times, axis=0) for state in states]
+
+
+def greedy_decode(
+    inference: Seq2SeqInference,
+    encoder_inputs,
+    *,
+    start_id: int,
+    end_id: int,
+    max_length: int,
+    pad_id: int = 0,
+) -> np.ndarray:
+    """Decodes a batch by always taking the most probable next token.
+
+    Every row starts from `start_id`; a row is finished once it produces `end_id`
+    (kept in the output), and its later positions are filled with `pad_id`. Decoding
+    stops when every row has finished or after `max_length` tokens.
+
+    Args:
+        inference: A `Seq2SeqInference` of the trained model.
+        encoder_inputs: int token ids `(batch, encoder_timesteps)`.
+        start_id: The target vocabulary's start token id.
+        end_id: The target vocabulary's end token id.
+        max_length: Most tokens to produce per row.
+        pad_id: Fills positions after the end token (0 by convention).
+
+    Returns:
+        int32 `(batch, max_length)` predicted ids.
+    """
+    if not isinstance(inference, Seq2SeqInference):
+        raise invalid("inference", type(inference).__name__, "a Seq2SeqInference")
+    check_non_negative_int("start_id", start_id)
+    check_non_negative_int("end_id", end_id)
+    check_non_negative_int("pad_id", pad_id)
+    check_positive_int("max_length", max_length)
+    for name, value in (("start_id", start_id), ("end_id", end_id), ("pad_id", pad_id)):
+        if value >= inference.vocab_size:
+            expected = f"an id below the target vocab_size {inference.vocab_size}"
+            raise invalid(name, value, expected)
+    states = inference.encode(encoder_inputs)
+    batch = len(states[0])
+    predicted = np.full((batch, max_length), pad_id, dtype="int32")
+    finished = np.zeros(batch, dtype=bool)
+    tokens = np.full(batch, start_id, dtype="int32")
+    for position in range(max_length):
+        probabilities, states = inference.step(tokens, states)
+        tokens = np.argmax(probabilities, axis=-1).astype("int32")
+        tokens = np.where(finished, pad_id, tokens)
+        predicted[:, position] = tokens
+        finished |= tokens == end_id
+        if finished.all():
+            break
+    return predicted
 
 
 @retracing_notice_hidden()

@@ -27,14 +27,8 @@ import tensorflow as tf
 
 from rnnkit.checks import check_positive_int, invalid
 from rnnkit.errors import ConfigError
+from rnnkit.models.cells import cell_for_layer
 from rnnkit.training.metrics import _take_rows, reset_recurrent_states
-
-# Keras stores the gates side by side in the recurrent kernel, in this order.
-GATE_NAMES = {
-    "LSTM": ("input", "forget", "cell", "output"),
-    "GRU": ("update", "reset", "candidate"),
-    "SimpleRNN": ("recurrent",),
-}
 
 
 def recurrent_layers(model) -> list:
@@ -211,7 +205,9 @@ def gate_spectral_radii(model, layer_name: str | None = None) -> dict:
     rnn = _cell_of(find_recurrent_layer(model, layer_name))
     kernel = np.asarray(rnn.cell.recurrent_kernel, dtype="float64")
     units = kernel.shape[0]
-    gates = GATE_NAMES.get(type(rnn).__name__)
+    # Keras stores the gates side by side in the recurrent kernel, in the cell table's order.
+    cell = cell_for_layer(rnn)
+    gates = None if cell is None else cell.gate_names
     if gates is None or kernel.shape[1] != units * len(gates):
         gates = tuple(f"block_{index}" for index in range(kernel.shape[1] // units))
     radii = {}
@@ -231,7 +227,12 @@ def spectral_radius(model, layer_name: str | None = None) -> float:
 
     Example:
 
-    >>> # A SimpleRNN with recurrent_initializer="orthogonal" starts at radius 1.0.
+    An orthogonal matrix (the Keras default `recurrent_initializer`) has every
+    eigenvalue on the unit circle, so an untrained SimpleRNN starts at radius 1:
+
+    >>> model = keras.Sequential([keras.Input((5, 3)), keras.layers.SimpleRNN(4, name="rnn_1")])
+    >>> round(spectral_radius(model), 6)
+    1.0
     """
     return max(gate_spectral_radii(model, layer_name).values())
 

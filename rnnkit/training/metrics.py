@@ -43,6 +43,12 @@ def _check_same_shape(name: str, first, second) -> None:
         raise invalid(name, f"array of shape {np.shape(second)}", f"an array of shape {np.shape(first)}")
 
 
+def _summed_nll(probs, targets, weights) -> float:
+    """Sum of `-log p(target)` weighted by `weights` (probabilities clipped to `_EPSILON`)."""
+    chosen = np.take_along_axis(probs, targets[..., None].astype("int64"), axis=-1)[..., 0]
+    return float((-np.log(np.clip(chosen, _EPSILON, 1.0)) * weights).sum())
+
+
 def perplexity_from_probs(probs, targets, mask=None) -> float:
     """Returns exp(mean negative log-likelihood per real token).
 
@@ -56,8 +62,8 @@ def perplexity_from_probs(probs, targets, mask=None) -> float:
 
     Example:
 
-    >>> perplexity_from_probs(np.full((1, 2, 5), 0.2), np.array([[1, 3]]))
-    5.0...
+    >>> round(perplexity_from_probs(np.full((1, 2, 5), 0.2), np.array([[1, 3]])), 6)
+    5.0
     """
     probs = np.asarray(probs, dtype="float64")
     targets = np.asarray(targets)
@@ -66,9 +72,7 @@ def perplexity_from_probs(probs, targets, mask=None) -> float:
     weights = _as_mask(mask, targets.shape)
     if weights.sum() <= 0:
         raise invalid("mask", "all zeros", "at least one real (non-zero) token to score")
-    chosen = np.take_along_axis(probs, targets[..., None].astype("int64"), axis=-1)[..., 0]
-    nll = -np.log(np.clip(chosen, _EPSILON, 1.0))
-    return float(np.exp((nll * weights).sum() / weights.sum()))
+    return float(np.exp(_summed_nll(probs, targets, weights) / weights.sum()))
 
 
 def perplexity(model, x, y, sample_weight=None, batch_size: int = 32) -> float:
@@ -96,8 +100,7 @@ def perplexity(model, x, y, sample_weight=None, batch_size: int = 32) -> float:
     for start in range(0, len(y), batch_size):
         rows = slice(start, start + batch_size)
         probs = np.asarray(model.predict_on_batch(_take_rows(x, rows)), dtype="float64")
-        chosen = np.take_along_axis(probs, y[rows][..., None].astype("int64"), axis=-1)[..., 0]
-        total_nll += float((-np.log(np.clip(chosen, _EPSILON, 1.0)) * weights[rows]).sum())
+        total_nll += _summed_nll(probs, y[rows], weights[rows])
         total_count += float(weights[rows].sum())
     if total_count <= 0:
         raise invalid("sample_weight", "all zeros", "at least one real (non-zero) token to score")
@@ -309,7 +312,8 @@ def held_out_metrics(model, task, split, batch_size: int = 32) -> tuple[dict, di
     elif kind == "sequence_classification":
         metrics["exact_match"] = exact_match(predicted_ids, split.y, split.sample_weight)
     else:
-        from rnnkit.models.seq2seq import Seq2SeqInference, greedy_decode
+        from rnnkit.models.seq2seq import Seq2SeqInference
+        from rnnkit.training.decoding import greedy_decode
 
         vocab = task.target_vocab
         decoded = greedy_decode(

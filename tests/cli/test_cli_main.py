@@ -40,6 +40,7 @@ def test_python_dash_m_error_is_exactly_one_stderr_line():
         [sys.executable, "-m", "rnnkit", "params", "--cell", "lstm", "--units", "0", "--input-dim", "3"],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert completed.returncode == 2
     assert completed.stderr.splitlines() == [

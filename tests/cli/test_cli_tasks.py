@@ -29,7 +29,7 @@ def test_tasks_lists_generated_and_builtin_tasks(capsys, no_data_dir):
 def test_tasks_with_data_dir_shows_real_shapes(capsys, shared_datasets):
     assert _run(["airline_forecast", "--describe"]) == 0
     out = capsys.readouterr().out
-    assert "(12, 1)" in out and "options: window=12" in out
+    assert "(12, 1)" in out and "options: timesteps=12" in out
 
 
 def test_unknown_task_name_is_a_data_error():

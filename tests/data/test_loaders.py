@@ -1,9 +1,8 @@
 """Real datasets: published figures, the RNNKIT_DATA_DIR route, and the offline error."""
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 from rnnkit.data import loaders
 from rnnkit.data.tasks import get_task
@@ -52,11 +51,11 @@ def test_offline_error_says_how_to_provide_the_file(no_data_dir, monkeypatch):
 
 
 def test_real_tasks_build(shared_datasets):
-    airline = get_task("airline_forecast", window=12)
+    airline = get_task("airline_forecast", timesteps=12)
     assert airline.train.x.shape[1:] == (12, 1) and airline.scaler is not None
-    lm = get_task("timemachine_lm", num_steps=16, max_chars=20000)
+    lm = get_task("timemachine_lm", timesteps=16, max_chars=20000)
     assert lm.train.x.shape[1] == 16 and lm.variety == "many_to_many"
-    polarity = get_task("polarity", max_length=10)
+    polarity = get_task("polarity", timesteps=10)
     assert polarity.train.x.shape[1] == 10 and polarity.output_spec.dim == 2
     assert set(np.unique(polarity.train.y)) == {0, 1}
 

@@ -47,7 +47,7 @@ def test_digit_addition_reversed_input_and_no_question_in_two_parts():
 
 
 def test_reverse_targets_are_reversed_inputs():
-    task = get_task("reverse", max_length=5, alphabet_size=3, num_samples=30, seed=2)
+    task = get_task("reverse", timesteps=5, alphabet_size=3, num_samples=30, seed=2)
     for encoder_ids, target_ids in zip(task.test.x["encoder_inputs"], task.test.y):
         source = task.vocab.decode(encoder_ids)
         assert 1 <= len(source) <= 5 and set(source) <= set("abc")
@@ -62,7 +62,7 @@ def test_reverse_targets_are_reversed_inputs():
         ("digit_addition", {"max_digits": 1, "num_samples": 101}, r"`num_samples`: got 101; expected at most 100"),
         ("digit_addition", {"reverse_input": 1}, r"`reverse_input`: got 1; expected True or False"),
         ("reverse", {"alphabet_size": 1}, r"`alphabet_size`: got 1; expected an integer from 2 to 26"),
-        ("reverse", {"max_length": 1, "alphabet_size": 2, "num_samples": 3}, r"`num_samples`: got 3; expected at most 2"),
+        ("reverse", {"timesteps": 1, "alphabet_size": 2, "num_samples": 3}, r"`num_samples`: got 3; expected at most 2"),
     ],
 )
 def test_bad_seq2seq_options(name, options, pattern):

@@ -10,7 +10,7 @@ from rnnkit.errors import DataError
 
 def test_split_by_time_and_train_only_statistics():
     values = np.arange(1.0, 41.0)  # 1 .. 40
-    task = forecast_task(values, window=4, name="ramp")
+    task = forecast_task(values, timesteps=4, name="ramp")
     # 36 targets -> 28 / 4 / 4 (80/10/10); training targets are values 5 .. 32.
     assert (task.train.num_samples, task.validation.num_samples, task.test.num_samples) == (28, 4, 4)
     assert task.scaler.mean == pytest.approx(np.mean(np.arange(1.0, 33.0)))
@@ -22,15 +22,15 @@ def test_split_by_time_and_train_only_statistics():
 
 
 def test_window_errors():
-    with pytest.raises(DataError, match=r"`window`: got 10; expected fewer than the 5 values"):
-        make_windows([1, 2, 3, 4, 5], window=10)
-    with pytest.raises(DataError, match=r"`window`: got 8; expected at most 7 for a series of 10 values"):
-        forecast_task(np.arange(10.0), window=8, name="short")
+    with pytest.raises(DataError, match=r"`timesteps`: got 10; expected fewer than the 5 values"):
+        make_windows([1, 2, 3, 4, 5], timesteps=10)
+    with pytest.raises(DataError, match=r"`timesteps`: got 8; expected at most 7 for a series of 10 values"):
+        forecast_task(np.arange(10.0), timesteps=8, name="short")
 
 
 def test_nan_in_series_is_refused():
     with pytest.raises(DataError, match=r"`series`: got 1 NaN or infinite value\(s\), the first at position 2"):
-        forecast_task([1.0, 2.0, np.nan, 4.0, 5.0, 6.0], window=2, name="gappy")
+        forecast_task([1.0, 2.0, np.nan, 4.0, 5.0, 6.0], timesteps=2, name="gappy")
 
 
 def _csv(tmp_path, text, name="data.csv"):
@@ -61,14 +61,14 @@ def test_csv_errors(tmp_path):
 def test_csv_forecast_task(tmp_path):
     rows = "\n".join(f"{day},{day * 2}" for day in range(35))
     path = _csv(tmp_path, f"day,value\n{rows}\n")
-    task = get_task("csv_forecast", path=str(path), column="value", window=5)
+    task = get_task("csv_forecast", path=str(path), column="value", timesteps=5)
     # 35 values, window 5 -> 30 targets -> 24 / 3 / 3; the test targets are days 32-34 doubled.
     assert task.train.x.shape == (24, 5, 1)
     np.testing.assert_allclose(task.scaler.inverse_transform(task.test.y)[:, 0], [64, 66, 68], rtol=1e-5)
 
 
 def test_goog_forecast_ships_with_matplotlib():
-    task = get_task("goog_forecast", window=10)
+    task = get_task("goog_forecast", timesteps=10)
     prices = task.scaler.inverse_transform(task.train.x[0, :, 0])
     # Google's first trading days (2004-08-19 onwards) closed at about 100 dollars.
     assert prices[0] == pytest.approx(100.34, abs=0.01)

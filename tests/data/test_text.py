@@ -5,7 +5,11 @@ import pytest
 
 from rnnkit.data.tasks import get_task
 from rnnkit.data.text import (
-    lm_random_partition, lm_sequential_partition, lm_task, load_text_file, tokenize,
+    lm_random_partition,
+    lm_sequential_partition,
+    lm_task,
+    load_text_file,
+    tokenize,
 )
 from rnnkit.errors import ConfigError, DataError
 
@@ -18,7 +22,7 @@ def test_tokenize_chars_and_words():
 
 
 def test_lm_target_is_input_shifted_by_one_token():
-    task = lm_task("the machine " * 50, "toy", num_steps=6, lowercase=False, seed=0)
+    task = lm_task("the machine " * 50, "toy", timesteps=6, lowercase=False, seed=0)
     vocab = task.vocab
     for x_row, y_row in zip(task.train.x, task.train.y):
         text_in, text_out = vocab.decode(x_row), vocab.decode(y_row)
@@ -30,13 +34,13 @@ def test_lm_target_is_input_shifted_by_one_token():
 def test_vocabulary_comes_from_the_training_part_only():
     # "z" only occurs in the last 10 % of the text: it must be unknown to the vocabulary.
     text = "ab" * 450 + "z" * 100
-    task = lm_task(text, "toy", num_steps=4, seed=0)
+    task = lm_task(text, "toy", timesteps=4, seed=0)
     assert "z" not in task.vocab.token_to_id
     assert np.all(task.test.x == task.vocab.unk_id)
 
 
 def test_random_partition_samples_are_whole_windows():
-    x, y = lm_random_partition(np.arange(50), num_steps=7, seed=3)
+    x, y = lm_random_partition(np.arange(50), timesteps=7, seed=3)
     # 50 ids hold 7 windows of 7 (+1 target) at offset 0, 6 at any later offset.
     assert x.shape[1] == 7 and x.shape[0] == (7 if x[:, 0].min() == 0 else 6)
     np.testing.assert_array_equal(y, x + 1)
@@ -46,7 +50,7 @@ def test_random_partition_samples_are_whole_windows():
 
 def test_sequential_partition_rows_continue_across_batches():
     ids = np.arange(1000)
-    x, y = lm_sequential_partition(ids, num_steps=5, batch_size=4, seed=1)
+    x, y = lm_sequential_partition(ids, timesteps=5, batch_size=4, seed=1)
     np.testing.assert_array_equal(y, x + 1)
     assert x.shape[0] % 4 == 0
     # Row i of batch k + 1 starts where row i of batch k ended.
@@ -57,7 +61,7 @@ def test_sequential_partition_rows_continue_across_batches():
 
 
 def test_sequential_task_option_and_builtin_corpus():
-    task = get_task("builtin_lm", num_steps=8, partition="sequential", batch_size=3,
+    task = get_task("builtin_lm", timesteps=8, partition="sequential", batch_size=3,
                     max_chars=5000, seed=0)
     assert task.train.x.shape[1] == 8 and task.train.x.shape[0] % 3 == 0
     np.testing.assert_array_equal(task.train.x[3:, 0], task.train.y[:-3, -1])
@@ -67,14 +71,14 @@ def test_sequential_task_option_and_builtin_corpus():
 
 
 def test_same_seed_same_lm_arrays():
-    first = get_task("builtin_lm", num_steps=10, max_chars=3000, seed=4)
-    again = get_task("builtin_lm", num_steps=10, max_chars=3000, seed=4)
+    first = get_task("builtin_lm", timesteps=10, max_chars=3000, seed=4)
+    again = get_task("builtin_lm", timesteps=10, max_chars=3000, seed=4)
     np.testing.assert_array_equal(first.train.x, again.train.x)
 
 
-def test_num_steps_longer_than_the_data_is_refused():
-    with pytest.raises(DataError, match=r"`num_steps`: got 50; expected a value that fits the validation part"):
-        lm_task("abcdefghij" * 30, "toy", num_steps=50)
+def test_timesteps_longer_than_the_data_is_refused():
+    with pytest.raises(DataError, match=r"`timesteps`: got 50; expected a value that fits the validation part"):
+        lm_task("abcdefghij" * 30, "toy", timesteps=50)
     with pytest.raises(ConfigError, match=r"`partition`: got 'shuffled'; expected one of 'random', 'sequential'"):
         get_task("builtin_lm", partition="shuffled")
 
@@ -96,7 +100,7 @@ def test_text_file_errors(tmp_path):
 def test_text_lm_on_a_user_file(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("hello world, hello rnn. " * 40, encoding="utf-8")
-    task = get_task("text_lm", path=str(corpus), num_steps=5)
+    task = get_task("text_lm", path=str(corpus), timesteps=5)
     assert task.train.x.shape[1] == 5 and task.variety == "many_to_many"
     with pytest.raises(DataError, match=r"`path`: got None; expected the path of a UTF-8 text file"):
         get_task("text_lm")

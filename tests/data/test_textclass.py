@@ -22,7 +22,7 @@ def test_duplicates_are_dropped_so_no_text_is_in_two_parts():
 def test_pydoc_topics_lines_come_from_their_pages():
     from pydoc_data.topics import topics
 
-    task = get_task("pydoc_topics", max_length=50, seed=0)
+    task = get_task("pydoc_topics", timesteps=50, seed=0)
     names = task.params["class_names"]
     for ids, label in zip(task.test.x[:20], task.test.y[:20]):
         words = task.vocab.decode(ids).split()

@@ -1,4 +1,4 @@
-"""Seq2seq: the teacher-forcing model, its step-by-step inference pieces and greedy decoding."""
+"""Seq2seq: the teacher-forcing model and its step-by-step inference pieces."""
 
 import keras
 import numpy as np
@@ -8,7 +8,8 @@ from rnnkit.config import ModelSpec
 from rnnkit.data.tasks import InputSpec, OutputSpec
 from rnnkit.errors import ConfigError
 from rnnkit.models.builders import build_model
-from rnnkit.models.seq2seq import Seq2SeqInference, greedy_decode
+from rnnkit.models.seq2seq import Seq2SeqInference
+from rnnkit.training.decoding import greedy_decode
 
 SOURCE = InputSpec(timesteps=5, vocab_size=7)
 TARGET = OutputSpec(kind="classification", dim=6, timesteps=4)
@@ -104,53 +105,6 @@ def test_inference_follows_trained_weights():
     assert (probabilities.argmax(axis=-1) == 4).all()
 
 
-class ScriptedInference(Seq2SeqInference):
-    """Returns scripted next tokens per row, to check greedy_decode's bookkeeping alone."""
-
-    def __init__(self, scripts, vocab_size=6):
-        self.scripts = np.asarray(scripts)
-        self.vocab_size = vocab_size
-        self.steps = 0
-
-    def encode(self, encoder_inputs):
-        return [np.zeros((len(encoder_inputs), 1), dtype="float32")]
-
-    def step(self, tokens, states):
-        position = int(states[0][0, 0])
-        self.steps += 1
-        probabilities = (
-            np.eye(self.vocab_size)[self.scripts[:, position]] * 0.9 + 0.1 / self.vocab_size
-        )
-        return probabilities, [states[0] + 1]
-
-
-def test_greedy_decode_keeps_end_and_pads_after_it():
-    end_id = 2
-    scripted = ScriptedInference([[3, 4, 2, 5, 5, 5], [2, 5, 5, 5, 5, 5], [4, 4, 4, 4, 4, 4]])
-    predicted = greedy_decode(scripted, np.zeros((3, 5)), start_id=1, end_id=end_id, max_length=6)
-    expected = [[3, 4, 2, 0, 0, 0], [2, 0, 0, 0, 0, 0], [4, 4, 4, 4, 4, 4]]
-    np.testing.assert_array_equal(predicted, expected)
-    assert predicted.dtype == np.int32
-
-
-def test_greedy_decode_stops_once_every_row_has_ended():
-    scripted = ScriptedInference([[3, 2, 5, 5, 5, 5], [2, 5, 5, 5, 5, 5]])
-    predicted = greedy_decode(
-        scripted, np.zeros((2, 5)), start_id=1, end_id=2, max_length=6, pad_id=0
-    )
-    assert scripted.steps == 2
-    np.testing.assert_array_equal(predicted, [[3, 2, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0]])
-
-
-def test_greedy_decode_on_a_real_model_returns_valid_ids():
-    inference = Seq2SeqInference(seq2seq_model(cell="lstm", context="both"))
-    predicted = greedy_decode(
-        inference, random_batch(5)["encoder_inputs"], start_id=1, end_id=2, max_length=7
-    )
-    assert predicted.shape == (5, 7)
-    assert ((predicted >= 0) & (predicted < 6)).all()
-
-
 def test_refusals():
     many_to_one = build_model(
         ModelSpec(units=2), input_spec=InputSpec(3, 2), output_spec=OutputSpec("regression", 1)
@@ -163,18 +117,6 @@ def test_refusals():
     encoder_inputs = random_batch()["encoder_inputs"]
     with pytest.raises(ConfigError, match="`encoder_inputs`: got \\(5,\\); expected an int array"):
         inference.encode(encoder_inputs[0])
-    with pytest.raises(ConfigError, match="`max_length`: got 0; expected a positive integer"):
-        greedy_decode(inference, encoder_inputs, start_id=1, end_id=2, max_length=0)
-    with pytest.raises(
-        ConfigError, match="`end_id`: got 6; expected an id below the target vocab_size 6"
-    ):
-        greedy_decode(inference, encoder_inputs, start_id=1, end_id=6, max_length=3)
-    with pytest.raises(ConfigError, match="`start_id`: got -1; expected an integer >= 0"):
-        greedy_decode(inference, encoder_inputs, start_id=-1, end_id=2, max_length=3)
-    with pytest.raises(
-        ConfigError, match="`inference`: got 'Functional'; expected a Seq2SeqInference"
-    ):
-        greedy_decode(many_to_one, encoder_inputs, start_id=1, end_id=2, max_length=3)
 
 
 @pytest.mark.slow
@@ -182,7 +124,7 @@ def test_learns_string_reversal_and_greedy_decodes_it():
     from rnnkit.data.tasks import get_task
 
     keras.utils.set_random_seed(0)
-    task = get_task("reverse", max_length=4, alphabet_size=4, num_samples=300, seed=0)
+    task = get_task("reverse", timesteps=4, alphabet_size=4, num_samples=300, seed=0)
     model = build_model(ModelSpec(cell="gru", variety="seq2seq", units=32, context="both"), task)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(0.01))
     model.fit(

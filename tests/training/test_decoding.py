@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rnnkit.config import ModelSpec
-from rnnkit.data.tasks import get_task
+from rnnkit.data.tasks import InputSpec, OutputSpec, get_task
 from rnnkit.errors import ConfigError
 from rnnkit.models.builders import build_model
 from rnnkit.models.seq2seq import Seq2SeqInference
@@ -80,7 +80,7 @@ def test_beam_search_rejects_bad_arguments():
 
 def test_beam_of_width_one_equals_greedy_on_a_real_seq2seq_model():
     keras.utils.set_random_seed(0)
-    task = get_task("reverse", max_length=4, num_samples=60, seed=0)
+    task = get_task("reverse", timesteps=4, num_samples=60, seed=0)
     model = build_model(ModelSpec(cell="gru", variety="seq2seq", units=6), task)
     inference = Seq2SeqInference(model)
     vocab = task.target_vocab
@@ -89,6 +89,84 @@ def test_beam_of_width_one_equals_greedy_on_a_real_seq2seq_model():
     sources = task.test.x["encoder_inputs"][:6]
     assert np.array_equal(beam_search_decode(inference, sources, beam_width=1, **kwargs),
                           greedy_decode(inference, sources, **kwargs))
+
+
+class ScriptedInference(Seq2SeqInference):
+    """Returns scripted next tokens per row, to check greedy_decode's bookkeeping alone."""
+
+    def __init__(self, scripts, vocab_size=6):
+        self.scripts = np.asarray(scripts)
+        self.vocab_size = vocab_size
+        self.steps = 0
+
+    def encode(self, encoder_inputs):
+        return [np.zeros((len(encoder_inputs), 1), dtype="float32")]
+
+    def step(self, tokens, states):
+        position = int(states[0][0, 0])
+        self.steps += 1
+        probabilities = (
+            np.eye(self.vocab_size)[self.scripts[:, position]] * 0.9 + 0.1 / self.vocab_size
+        )
+        return probabilities, [states[0] + 1]
+
+
+def test_greedy_decode_keeps_end_and_pads_after_it():
+    end_id = 2
+    scripted = ScriptedInference([[3, 4, 2, 5, 5, 5], [2, 5, 5, 5, 5, 5], [4, 4, 4, 4, 4, 4]])
+    predicted = greedy_decode(scripted, np.zeros((3, 5)), start_id=1, end_id=end_id, max_length=6)
+    expected = [[3, 4, 2, 0, 0, 0], [2, 0, 0, 0, 0, 0], [4, 4, 4, 4, 4, 4]]
+    np.testing.assert_array_equal(predicted, expected)
+    assert predicted.dtype == np.int32
+
+
+def test_greedy_decode_stops_once_every_row_has_ended():
+    scripted = ScriptedInference([[3, 2, 5, 5, 5, 5], [2, 5, 5, 5, 5, 5]])
+    predicted = greedy_decode(
+        scripted, np.zeros((2, 5)), start_id=1, end_id=2, max_length=6, pad_id=0
+    )
+    assert scripted.steps == 2
+    np.testing.assert_array_equal(predicted, [[3, 2, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0]])
+
+
+def test_greedy_decode_on_a_real_model_returns_valid_ids():
+    keras.utils.set_random_seed(0)
+    model = build_model(
+        ModelSpec(cell="lstm", variety="seq2seq", units=3, context="both"),
+        input_spec=InputSpec(timesteps=5, vocab_size=7),
+        output_spec=OutputSpec(kind="classification", dim=6, timesteps=4),
+    )
+    encoder_inputs = np.random.default_rng(0).integers(1, 7, size=(5, 5)).astype("int32")
+    predicted = greedy_decode(
+        Seq2SeqInference(model), encoder_inputs, start_id=1, end_id=2, max_length=7
+    )
+    assert predicted.shape == (5, 7)
+    assert ((predicted >= 0) & (predicted < 6)).all()
+
+def test_greedy_decode_refusals():
+    many_to_one = build_model(
+        ModelSpec(units=2), input_spec=InputSpec(3, 2), output_spec=OutputSpec("regression", 1)
+    )
+    keras.utils.set_random_seed(0)
+    model = build_model(
+        ModelSpec(cell="gru", variety="seq2seq", units=3),
+        input_spec=InputSpec(timesteps=5, vocab_size=7),
+        output_spec=OutputSpec(kind="classification", dim=6, timesteps=4),
+    )
+    inference = Seq2SeqInference(model)
+    encoder_inputs = np.random.default_rng(0).integers(1, 7, size=(3, 5)).astype("int32")
+    with pytest.raises(ConfigError, match="`max_length`: got 0; expected a positive integer"):
+        greedy_decode(inference, encoder_inputs, start_id=1, end_id=2, max_length=0)
+    with pytest.raises(
+        ConfigError, match="`end_id`: got 6; expected an id below the target vocab_size 6"
+    ):
+        greedy_decode(inference, encoder_inputs, start_id=1, end_id=6, max_length=3)
+    with pytest.raises(ConfigError, match="`start_id`: got -1; expected an integer >= 0"):
+        greedy_decode(inference, encoder_inputs, start_id=-1, end_id=2, max_length=3)
+    with pytest.raises(
+        ConfigError, match="`inference`: got 'Functional'; expected a Seq2SeqInference"
+    ):
+        greedy_decode(many_to_one, encoder_inputs, start_id=1, end_id=2, max_length=3)
 
 
 class LetterVocab:

@@ -212,7 +212,7 @@ def test_classification_reports_a_confusion_matrix():
 
 
 def test_seq2seq_scores_decoded_outputs_not_only_teacher_forcing():
-    task = get_task("reverse", max_length=4, num_samples=80, seed=0)
+    task = get_task("reverse", timesteps=4, num_samples=80, seed=0)
     spec = ModelSpec(cell="gru", variety="seq2seq", units=8)
     result = run_experiment(spec, task, TrainConfig(epochs=1, batch_size=16), gradient_flow=False)
     for key in ("token_accuracy", "exact_match", "decoded_token_accuracy"):

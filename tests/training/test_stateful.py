@@ -18,7 +18,7 @@ BATCH = 4
 
 @pytest.fixture(scope="module")
 def sequential_task():
-    return get_task("builtin_lm", num_steps=8, partition="sequential", batch_size=BATCH, max_chars=4000)
+    return get_task("builtin_lm", timesteps=8, partition="sequential", batch_size=BATCH, max_chars=4000)
 
 
 def test_state_is_carried_between_batches_until_reset(sequential_task):
