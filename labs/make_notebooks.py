@@ -85,8 +85,8 @@ def lab_cells(source: str, argv: list[str]) -> list[tuple[str, str]]:
     cells = [("markdown", docstring)]
     setup = _split_sections(before_main)
     cells += setup
-    cells.append(("code", f"# The lab's command-line arguments ([] for the full setting).\nARGV = {argv!r}\n\n"
-                          f"import pathlib\n\n\n{SHOW_FIGURES}"))
+    arguments = f"# The lab's command-line arguments ([] for the full setting).\nARGV = {argv!r}\n\n"
+    cells.append(("code", f"{arguments}import pathlib\n\n\n{SHOW_FIGURES}"))
     for kind, text in _split_sections(main_code):
         if kind == "code":
             text += "\nshow_new_figures(args.out)" if "args = parse_args" not in text else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 import re
 import subprocess
@@ -31,27 +32,27 @@ def test_exercises_are_printed_and_listed_in_the_readme(path):
 
 
 def test_lab_and_cli_stderr_is_clean(tmp_path):
-    environment = {key: value for key, value in __import__("os").environ.items() if key != "RNNKIT_VERBOSE"}
+    environment = {key: value for key, value in os.environ.items() if key != "RNNKIT_VERBOSE"}
     environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
     environment["PYTHONPATH"] = str(REPO)
     lab = subprocess.run([sys.executable, str(REPO / "labs" / "lab01_hidden_state.py"), "--quick",
-                          "--out", str(tmp_path / "lab")], capture_output=True, text=True, env=environment)
+                          "--out", str(tmp_path / "lab")], capture_output=True, text=True, env=environment, check=False)
     assert lab.returncode == 0, lab.stderr
     assert lab.stderr == ""
     assert "Exercises\n1. (Course question 1)" in lab.stdout
     cli = subprocess.run([sys.executable, "-m", "rnnkit", "train", "--task", "adding", "--units", "2",
                           "--epochs", "1", "--option", "timesteps=4", "--option", "num_samples=30",
-                          "--out", str(tmp_path / "train")], capture_output=True, text=True, env=environment)
+                          "--out", str(tmp_path / "train")], capture_output=True, text=True, env=environment, check=False)
     assert cli.returncode == 0, cli.stderr
     assert cli.stderr == ""
 
 
 def test_verbose_shows_tensorflows_start_up_lines(tmp_path):
-    environment = dict(__import__("os").environ, PYTHONPATH=str(REPO))
+    environment = dict(os.environ, PYTHONPATH=str(REPO))
     code = "import rnnkit, keras; rnnkit.set_verbose(); keras.ops.ones(1)"
     quiet = subprocess.run([sys.executable, "-c", code.replace(" rnnkit.set_verbose();", "")],
-                           capture_output=True, text=True, env=environment)
-    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+                           capture_output=True, text=True, env=environment, check=False)
+    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=False)
     assert quiet.returncode == loud.returncode == 0
     assert quiet.stderr == ""
     # What TensorFlow prints depends on the machine (CUDA or not); it always logs something
@@ -74,7 +75,7 @@ def test_a_generated_notebook_runs_and_shows_figures(tmp_path):
         assert section in headings
     client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    client.execute(env={**os.environ, "PYTHONPATH": str(REPO)})
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(images) == 2  # param_counts.png and state_vs_params.png
