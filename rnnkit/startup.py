@@ -31,6 +31,7 @@ import tempfile
 
 _captured: list[str] = []  # Start-up lines TensorFlow wrote while it was imported.
 _verbose = False
+_set_by_rnnkit: list[str] = []  # Environment variables install() set (set_verbose undoes them).
 
 
 class _DropRetracingNotice(logging.Filter):
@@ -95,7 +96,9 @@ def install() -> None:
     """Sets up the quiet start-up (called by `import rnnkit`); does nothing when verbose."""
     if _verbose or os.environ.get("RNNKIT_VERBOSE"):
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        _set_by_rnnkit.append("TF_CPP_MIN_LOG_LEVEL")
     logging.getLogger("tensorflow").addFilter(_RETRACING_FILTER)
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowFinder())
@@ -115,6 +118,11 @@ def set_verbose(verbose: bool = True) -> None:
     logger = logging.getLogger("tensorflow")
     if _verbose:
         logger.removeFilter(_RETRACING_FILTER)
+        # If TensorFlow is not loaded yet, let it load and log as it would without rnnkit.
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietTensorFlowFinder)]
+        if "tensorflow" not in sys.modules:
+            while _set_by_rnnkit:
+                os.environ.pop(_set_by_rnnkit.pop(), None)
         for text in _captured:
             sys.stderr.write(text)
         _captured.clear()

@@ -83,3 +83,14 @@ def test_a_generated_notebook_runs_and_shows_figures(tmp_path):
     assert stderr == ""
     printed = "".join(output.get("text", "") for output in outputs if output.get("name") == "stdout")
     assert "Exercises" in printed and (tmp_path / "labs_out" / "lab01" / "summary.json").is_file()
+
+
+def test_cli_verbose_shows_tensorflows_start_up_lines(tmp_path):
+    environment = dict(os.environ, PYTHONPATH=str(REPO))
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    loud = subprocess.run([sys.executable, "-m", "rnnkit", "train", "--task", "adding", "--units", "2",
+                           "--epochs", "1", "--option", "timesteps=4", "--option", "num_samples=30",
+                           "--verbose", "--out", str(tmp_path)], capture_output=True, text=True,
+                          env=environment, check=False)
+    assert loud.returncode == 0
+    assert loud.stderr.strip() != ""
