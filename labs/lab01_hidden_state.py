@@ -42,7 +42,11 @@ import argparse
 import io
 import json
 import os
+import textwrap
 import time
+
+# rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
+import rnnkit
 
 import keras
 import matplotlib
@@ -52,7 +56,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import rnnkit
 
 SEED = 1
 
@@ -61,6 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Lab 1: hidden state and parameters.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a few seconds)")
     parser.add_argument("--out", default="labs_out/lab01", help="output folder (default labs_out/lab01)")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     return parser.parse_args(argv)
 
 
@@ -90,6 +94,8 @@ def build_regressor(spec: rnnkit.ModelSpec, timesteps: int, num_features: int) -
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verbose:
+        rnnkit.set_verbose()
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(SEED)
     started = time.perf_counter()
@@ -289,16 +295,20 @@ def main(argv=None) -> dict:
 
     # ## Exercises
     #
-    # 1. (Course question 1) If an RNN predicts the next character, what must the output
-    #    dimension be? Check `next_char_output_dim` against the vocabulary size, then change
-    #    `vocab_size` above and run again.
-    # 2. Why does the GRU with reset_after=True have 3*h more parameters than with
-    #    reset_after=False? Find the two bias rows in `rnn_1`'s weights (`layer.cell.bias.shape`).
-    # 3. Predict the parameter count of a 3-layer bidirectional GRU with units=16 on 5
-    #    features before building it; then build it with rnnkit.build_model and compare.
-    # 4. Explain with `state_vs_params.png` the difference between a hidden layer and a
-    #    hidden state. Which of the two must be stored for backpropagation through time?
-    # 5. Set `unroll=True` in a ModelSpec: does the parameter count change? Why not?
+    # Printed at the end of every run, and listed in labs/README.md.
+    print(textwrap.dedent("""
+        Exercises
+        1. (Course question 1) If an RNN predicts the next character, what must the output
+           dimension be? Check `next_char_output_dim` against the vocabulary size, then change
+           `vocab_size` above and run again.
+        2. Why does the GRU with reset_after=True have 3*h more parameters than with
+           reset_after=False? Find the two bias rows in `rnn_1`'s weights (`layer.cell.bias.shape`).
+        3. Predict the parameter count of a 3-layer bidirectional GRU with units=16 on 5
+           features before building it; then build it with rnnkit.build_model and compare.
+        4. Explain with `state_vs_params.png` the difference between a hidden layer and a
+           hidden state. Which of the two must be stored for backpropagation through time?
+        5. Set `unroll=True` in a ModelSpec: does the parameter count change? Why not?
+        """))
     return summary
 
 

@@ -5,7 +5,7 @@ Goal: Measure the gradient norm at every time step while setting the spectral ra
     W_hh yourself; train with and without gradient clipping; train with truncated BPTT
     of several lengths; compare orthogonal and random initialisation of W_hh.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick 18 s; full 1.9 min.
+    --quick about 45 s (measured on a busy machine); full 1.9 min.
 
 Run it:
 
@@ -40,7 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import textwrap
 import time
+
+# rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
+import rnnkit
 
 import keras
 import matplotlib
@@ -50,7 +54,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import rnnkit
 
 SEED = 3
 CLIP_RADIUS = 1.5  # Spectral radius of W_hh at the start of part B.
@@ -60,6 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Lab 3: backpropagation through time.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
     parser.add_argument("--out", default="labs_out/lab03", help="output folder (default labs_out/lab03)")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     return parser.parse_args(argv)
 
 
@@ -67,7 +71,8 @@ def settings(quick: bool) -> dict:
     if quick:
         return {
             "flow_timesteps": 20, "flow_units": 8, "radii": (0.5, 1.5),
-            "clip_timesteps": 10, "clip_samples": 200, "clip_epochs": 2, "clip_units": 8,
+            # Part B needs long sequences for rho = 1.5 to explode within 20 SGD steps.
+            "clip_timesteps": 30, "clip_samples": 400, "clip_epochs": 2, "clip_units": 16,
             "trunc_timesteps": 8, "trunc_delay": 3, "trunc_lengths": (2, 8), "trunc_samples": 160,
             "trunc_epochs": 1,
             "init_timesteps": 10, "init_samples": 200, "init_epochs": 1, "units": 8,
@@ -314,6 +319,8 @@ def part_d_initialisation(sizes: dict, out: str) -> pd.DataFrame:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verbose:
+        rnnkit.set_verbose()
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
@@ -358,6 +365,7 @@ def main(argv=None) -> dict:
         summary[f"{key}_median_grad_norm"] = float(row["median_grad_norm"])
         summary[f"{key}_best_probe_mse"] = float(row["best_probe_mse"])
         summary[f"{key}_finished"] = float(row["status"] == "ok")
+        summary[f"{key}_test_mse"] = float(row["test_mse"])
     for _, row in trunc_table.iterrows():
         summary[f"truncation_{int(row['truncation_length'])}_accuracy"] = float(row["accuracy"])
     summary["truncation_delay"] = sizes["trunc_delay"]
@@ -390,23 +398,35 @@ def main(argv=None) -> dict:
           f"(chance {trunc_table['chance'].iloc[0]:.2f}).")
     inits = ", ".join(f"{row['recurrent_initializer']}: {row['test_mse']:.4f}" for _, row in init_table.iterrows())
     print(f"- Initialisation, test MSE after training: {inits} (mean: 0.1667).")
+    print(f"- Clipping, test MSE: unclipped {summary['unclipped_test_mse']:.4g}, clipped "
+          f"{summary['clipped_test_mse']:.4g}: one exploding step is enough to ruin the unclipped model.")
+    if args.quick:
+        print("- Quick size shows parts A and B only. Parts C and D train too briefly here (one epoch on "
+              "a few hundred samples) for their differences to mean anything; the full run (about 2 min) "
+              "is sized so that chunks longer than the delay (k > D) recall across chunks and k <= D does "
+              "not, and so that orthogonal initialisation trains where a small random W_hh lets the "
+              "gradient vanish.")
 
     # ## Exercises
     #
-    # 1. (Course question 3) What happens to the gradient when you backpropagate through a
-    #    long sequence? Answer with gradient_flow.csv: compare `first_over_last` with
-    #    rho^(T-1) for the linear cell, and explain why tanh differs.
-    # 2. Replace the orthogonal Q in part A by a Gaussian matrix scaled to the same
-    #    spectral radius. Does rho still predict the slope? (Hint: non-normal matrices
-    #    have transient growth.)
-    # 3. In clipping.png, how often is the raw norm above the threshold? Would
-    #    `global_clipnorm` (all weights together) behave differently from `clipnorm`
-    #    (each weight tensor on its own)? Try it with TrainConfig(global_clipnorm=1.0).
-    # 4. In truncation.png, explain why k <= D fails even though the state is carried
-    #    across chunks, and why k > D also recovers the steps whose source lies in an
-    #    earlier chunk.
-    # 5. Which initialiser gives the largest initial ratio `first_over_last_initial`? Relate
-    #    it to the spectral radius that initialiser produces.
+    # Printed at the end of every run, and listed in labs/README.md.
+    print(textwrap.dedent("""
+        Exercises
+        1. (Course question 3) What happens to the gradient when you backpropagate through a
+           long sequence? Answer with gradient_flow.csv: compare `first_over_last` with
+           rho^(T-1) for the linear cell, and explain why tanh differs.
+        2. Replace the orthogonal Q in part A by a Gaussian matrix scaled to the same
+           spectral radius. Does rho still predict the slope? (Hint: non-normal matrices
+           have transient growth.)
+        3. In clipping.png, how often is the raw norm above the threshold? Would
+           `global_clipnorm` (all weights together) behave differently from `clipnorm`
+           (each weight tensor on its own)? Try it with TrainConfig(global_clipnorm=1.0).
+        4. In truncation.png, explain why k <= D fails even though the state is carried
+           across chunks, and why k > D also recovers the steps whose source lies in an
+           earlier chunk.
+        5. Which initialiser gives the largest initial ratio `first_over_last_initial`? Relate
+           it to the spectral radius that initialiser produces.
+        """))
     return summary
 
 

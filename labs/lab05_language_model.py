@@ -52,8 +52,12 @@ import argparse
 import json
 import math
 import os
+import textwrap
 import time
 from pathlib import Path
+
+# rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
+import rnnkit
 
 import keras
 import matplotlib
@@ -63,7 +67,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import rnnkit
 
 SEED = 0
 TEMPERATURES = (0.5, 1.0, 1.5)
@@ -96,6 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--text", default=None, help="a UTF-8 text file to use instead of the default corpus"
     )
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     return parser.parse_args(argv)
 
 
@@ -220,6 +224,8 @@ def plot_perplexities(table: pd.DataFrame, path: Path) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verbose:
+        rnnkit.set_verbose()
     settings = QUICK if args.quick else FULL
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,27 +378,31 @@ def main(argv=None) -> dict:
         f"- Tables and figures in {out}: perplexity.csv, history.csv, samples.csv, "
         "learning_curves.png, perplexity.png, summary.json."
     )
+
+    # ## Exercises
+    #
+    # Printed at the end of every run, and listed in labs/README.md.
+    print(textwrap.dedent("""
+        Exercises
+        1. (Course question 1) If an RNN predicts the next character, what must the output
+           dimension be? Compare `output_dim` and `vocab_size` in summary.json, then
+           rerun with `--text` on another file: does the number follow the vocabulary?
+        2. (Course question 2) Why can an RNN express P(token | all previous tokens)? Look at
+           the gap between `stateful_test_perplexity` and `stateful_reset_test_perplexity`:
+           the same weights, scored once with the state carried across windows and once with
+           it reset. What does the hidden state carry?
+        3. Random versus sequential partitioning: which gave the lower test perplexity, and
+           which trained faster per epoch? Why must a stateful model keep `shuffle=False`?
+        4. Temperature: how do `real_word_share_t*` and `distinct_4gram_share_t*` change from
+           0.5 to 1.5? Does greedy decoding repeat itself more than sampling, and why can it
+           fall into a loop?
+        5. (Course question 4) What problems does the character-level model have? Find them
+           in your measurements: misspelt words (real_word_share below 1), slow generation
+           (`generated_chars_per_second`), a context limited by `timesteps` for gradients,
+           and the gap between training and validation perplexity in learning_curves.png.
+        """))
     return summary
 
-
-# ## Exercises
-#
-# 1. (Course question 1) If an RNN predicts the next character, what must the output
-#    dimension be? Compare `output_dim` and `vocab_size` in summary.json, then
-#    rerun with `--text` on another file: does the number follow the vocabulary?
-# 2. (Course question 2) Why can an RNN express P(token | all previous tokens)? Look at
-#    the gap between `stateful_test_perplexity` and `stateful_reset_test_perplexity`:
-#    the same weights, scored once with the state carried across windows and once with
-#    it reset. What does the hidden state carry?
-# 3. Random versus sequential partitioning: which gave the lower test perplexity, and
-#    which trained faster per epoch? Why must a stateful model keep `shuffle=False`?
-# 4. Temperature: how do `real_word_share_t*` and `distinct_4gram_share_t*` change from
-#    0.5 to 1.5? Does greedy decoding repeat itself more than sampling, and why can it
-#    fall into a loop?
-# 5. (Course question 4) What problems does the character-level model have? Find them
-#    in your measurements: misspelt words (real_word_share below 1), slow generation
-#    (`generated_chars_per_second`), a context limited by `timesteps` for gradients,
-#    and the gap between training and validation perplexity in learning_curves.png.
 
 if __name__ == "__main__":
     main()

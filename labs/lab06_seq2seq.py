@@ -43,8 +43,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import time
 from pathlib import Path
+
+# rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
+import rnnkit
 
 import keras
 import matplotlib
@@ -54,7 +58,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import rnnkit
 
 SEED = 0
 BEAM_WIDTH = 3
@@ -82,6 +85,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--out", default="labs_out/lab06", help="output folder (default labs_out/lab06)"
     )
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     return parser.parse_args(argv)
 
 
@@ -177,6 +181,8 @@ def plot_accuracies(table: pd.DataFrame, path: Path) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verbose:
+        rnnkit.set_verbose()
     settings = QUICK if args.quick else FULL
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,23 +274,27 @@ def main(argv=None) -> dict:
         f"- Tables and figures in {out}: results.csv, predictions.csv, history.csv, "
         "learning_curves.png, accuracy.png, summary.json."
     )
+
+    # ## Exercises
+    #
+    # Printed at the end of every run, and listed in labs/README.md.
+    print(textwrap.dedent("""
+        Exercises
+        1. Teacher forcing: why is `teacher_forced_token_accuracy` higher than
+           `greedy_token_accuracy` for the same model? Which of the two predicts how the
+           model behaves for a user?
+        2. Context: which mode learned faster (learning_curves.png) and which scored the
+           higher exact match? Count the parameters: what does feeding the context at every
+           step add to the decoder's input kernel?
+        3. Beam search: when did beam beat greedy, and at what cost in decoding time? Find a
+           question in predictions.csv where they differ.
+        4. Remove `reverse_input=True` from `get_task` and rerun. Why does reading the
+           question backwards help a GRU here?
+        5. (Course question 2) The decoder gives P(answer digit | question, digits so far).
+           Where in the model does "digits so far" live, in training and in decoding?
+        """))
     return summary
 
-
-# ## Exercises
-#
-# 1. Teacher forcing: why is `teacher_forced_token_accuracy` higher than
-#    `greedy_token_accuracy` for the same model? Which of the two predicts how the
-#    model behaves for a user?
-# 2. Context: which mode learned faster (learning_curves.png) and which scored the
-#    higher exact match? Count the parameters: what does feeding the context at every
-#    step add to the decoder's input kernel?
-# 3. Beam search: when did beam beat greedy, and at what cost in decoding time? Find a
-#    question in predictions.csv where they differ.
-# 4. Remove `reverse_input=True` from `get_task` and rerun. Why does reading the
-#    question backwards help a GRU here?
-# 5. (Course question 2) The decoder gives P(answer digit | question, digits so far).
-#    Where in the model does "digits so far" live, in training and in decoding?
 
 if __name__ == "__main__":
     main()

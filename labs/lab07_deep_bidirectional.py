@@ -46,8 +46,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import textwrap
 import time
 from pathlib import Path
+
+# rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
+import rnnkit
 
 import keras
 import matplotlib
@@ -57,7 +61,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import rnnkit
 
 SEED = 0
 # `readers`: which readers to train (the quick run leaves out the stacked one).
@@ -98,6 +101,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--out", default="labs_out/lab07", help="output folder (default labs_out/lab07)"
     )
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     return parser.parse_args(argv)
 
 
@@ -226,6 +230,8 @@ def plot_accuracy(table: pd.DataFrame, chance: float, path: Path) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verbose:
+        rnnkit.set_verbose()
     settings = QUICK if args.quick else FULL
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -320,22 +326,26 @@ def main(argv=None) -> dict:
     print(
         f"- Tables and figures in {out}: results.csv, params.csv, unroll.csv, accuracy.png, summary.json."
     )
+
+    # ## Exercises
+    #
+    # Printed at the end of every run, and listed in labs/README.md.
+    print(textwrap.dedent("""
+        Exercises
+        1. Explain the two bars of each reader in accuracy.png from what the reader has seen
+           at step t. Why is one reader near chance on each task, and which reader is never?
+        2. Check in params.csv that the bidirectional layer has exactly twice the parameters
+           of the forward one (3 * units * (units + input_dim + 2) per GRU direction). Why
+           does `go_backwards` cost nothing?
+        3. Does stacking a second layer help on these tasks? Raise `delay` (say to 8) in FULL
+           and compare the forward and stacked forward readers again.
+        4. unroll: rerun with `timesteps` 50 and 100. Where does unrolling stop paying off?
+        5. (Course question 2) A language model must give P(x_t | x_1 .. x_(t-1)). Which of
+           the readers above can express it, and which cannot (look at their lookahead
+           scores)? Why is a bidirectional layer no use in a character language model (lab 5)?
+        """))
     return summary
 
-
-# ## Exercises
-#
-# 1. Explain the two bars of each reader in accuracy.png from what the reader has seen
-#    at step t. Why is one reader near chance on each task, and which reader is never?
-# 2. Check in params.csv that the bidirectional layer has exactly twice the parameters
-#    of the forward one (3 * units * (units + input_dim + 2) per GRU direction). Why
-#    does `go_backwards` cost nothing?
-# 3. Does stacking a second layer help on these tasks? Raise `delay` (say to 8) in FULL
-#    and compare the forward and stacked forward readers again.
-# 4. unroll: rerun with `timesteps` 50 and 100. Where does unrolling stop paying off?
-# 5. (Course question 2) A language model must give P(x_t | x_1 .. x_(t-1)). Which of
-#    the readers above can express it, and which cannot (look at their lookahead
-#    scores)? Why is a bidirectional layer no use in a character language model (lab 5)?
 
 if __name__ == "__main__":
     main()

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import time
 from pathlib import Path
 
@@ -203,25 +204,29 @@ def main(argv=None) -> dict:
     print("- The same from the command line:")
     print(f"    rnnkit compare {grid_path} --out {comparison_dir}")
     print(f"    rnnkit report {comparison_dir} --zip")
+
+    # ## Exercises
+    #
+    # Printed at the end of every run, and listed in labs/README.md.
+    print(textwrap.dedent("""
+        Exercises
+        1. Open report.html. Which cell has the lowest test MSE, and does it beat both the
+           constant guess (`constant_guess_test_mse`) and the one_to_one baseline ("mlp")?
+        2. In params.csv, find the formula of each recurrent layer and check one by hand.
+           Which cell would you pick if each parameter cost you money?
+        3. (Course question 3, by measurement) Edit grid.yaml: set `timesteps: [10, 50]`
+           under the task options, and `seeds: [0, 1, 2]`. Rerun `rnnkit compare grid.yaml
+           --out ...` into a NEW folder, then `rnnkit report` on it. Does the ranking of the
+           cells change with the length, and what does that say about the gradient that has to
+           travel back through 50 steps? Is the difference between two cells larger than the
+           spread over seeds (summary.csv)?
+        4. Interrupt a compare with Ctrl-C and start the same command again. Which runs are
+           redone? (Look at `resume_seconds` for the case where none are.)
+        5. Write one claim about the cells you compared, and name the figure and the numbers
+           in your report that support it (course section 7: diagnostics to hand in).
+        """))
     return summary
 
-
-# ## Exercises
-#
-# 1. Open report.html. Which cell has the lowest test MSE, and does it beat both the
-#    constant guess (`constant_guess_test_mse`) and the one_to_one baseline ("mlp")?
-# 2. In params.csv, find the formula of each recurrent layer and check one by hand.
-#    Which cell would you pick if each parameter cost you money?
-# 3. (Course question 3, by measurement) Edit grid.yaml: set `timesteps: [10, 50]`
-#    under the task options, and `seeds: [0, 1, 2]`. Rerun `rnnkit compare grid.yaml
-#    --out ...` into a NEW folder, then `rnnkit report` on it. Does the ranking of the
-#    cells change with the length, and what does that say about the gradient that has to
-#    travel back through 50 steps? Is the difference between two cells larger than the
-#    spread over seeds (summary.csv)?
-# 4. Interrupt a compare with Ctrl-C and start the same command again. Which runs are
-#    redone? (Look at `resume_seconds` for the case where none are.)
-# 5. Write one claim about the cells you compared, and name the figure and the numbers
-#    in your report that support it (course section 7: diagnostics to hand in).
 
 if __name__ == "__main__":
     main()

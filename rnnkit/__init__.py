@@ -20,7 +20,12 @@ from __future__ import annotations
 
 import importlib
 
+from rnnkit import startup as _startup
+
 __version__ = "0.1.0"
+
+# Before anything imports TensorFlow: keep its start-up lines off stderr (rnnkit.startup).
+_startup.install()
 
 # Public name -> module that defines it.
 _EXPORTS = {
@@ -99,6 +104,8 @@ _EXPORTS = {
     "plot_metric_vs_params": "rnnkit.report.plots",
     "plot_seconds_per_epoch": "rnnkit.report.plots",
     "save_figure": "rnnkit.report.plots",
+    # Output.
+    "set_verbose": "rnnkit.startup",
     # Comparison harness and report.
     "RunConfig": "rnnkit.harness.grid",
     "Grid": "rnnkit.harness.grid",

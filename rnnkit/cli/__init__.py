@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command in NEEDS_TENSORFLOW:
+    if getattr(args, "verbose", False):
+        from rnnkit.startup import set_verbose
+
+        set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
+    elif args.command in NEEDS_TENSORFLOW:
         import_tensorflow_quietly()
     try:
         return int(args.run(args) or 0)

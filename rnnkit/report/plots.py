@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -61,24 +62,37 @@ def save_figure(figure: Figure, path) -> Path:
     return path
 
 
-def plot_learning_curves(histories: dict, metric: str = "loss") -> Figure:
+def plot_learning_curves(histories, metric: str = "loss") -> Figure:
     """Training (solid) and validation (dashed) `metric` per epoch, one colour per label.
 
     Args:
-        histories: {label: DataFrame with `epoch`, `metric` and optionally `val_<metric>`}.
+        histories: One history (a DataFrame with `epoch`, `metric` and optionally
+            `val_<metric>`, such as `result.history`), or {label: such a DataFrame} to
+            draw several runs on the same axes.
         metric: The column to plot, e.g. "loss" or "accuracy".
+
+    Example:
+
+    ```python
+    figure = rnnkit.plot_learning_curves(result.history)               # one run
+    figure = rnnkit.plot_learning_curves({"lstm": a.history, "gru": b.history})
+    ```
     """
-    histories = _check_mapping("histories", histories)
+    if isinstance(histories, pd.DataFrame):
+        histories = {"": histories}  # One run: the legend reads "train" / "validation".
+    elif not isinstance(histories, dict) or not histories:
+        shown = histories if not isinstance(histories, dict) else "{}"
+        raise invalid("histories", shown, "a history DataFrame or a non-empty dict of label -> DataFrame")
     figure, axes = _new_axes(f"Learning curves: {metric}", "epoch", metric)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # Epochs are whole numbers.
     for color, (label, frame) in zip(_colors(len(histories)), histories.items()):
         if metric not in frame:
             raise invalid("metric", metric, f"a column of the history of {label!r} ({', '.join(map(str, frame.columns))})")
         axes.plot(frame["epoch"], frame[metric], color=color, linestyle="-", marker="o", markersize=3,
-                  label=f"{label} train")
+                  label=f"{label} train".strip())
         if f"val_{metric}" in frame:
             axes.plot(frame["epoch"], frame[f"val_{metric}"], color=color, linestyle="--", marker="o",
-                      markersize=3, label=f"{label} validation")
+                      markersize=3, label=f"{label} validation".strip())
     axes.legend(fontsize="small")
     return figure
 

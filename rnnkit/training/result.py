@@ -62,3 +62,24 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == STATUS_OK
+
+    def __repr__(self) -> str:
+        """One line: status, epochs run, test metrics (4 significant digits) and parameters.
+
+        The full history, model and predictions stay out of it (a DataFrame or a model in
+        a repr would fill a notebook cell); read them as attributes.
+        """
+        metrics = ", ".join(f"{name}={_short(value)}" for name, value in self.metrics.items())
+        total = self.params.get("total")
+        return (
+            f"RunResult(status={self.status!r}, epochs={len(self.history)}, "
+            f"metrics={{{metrics}}}, params={total})"
+        )
+
+
+def _short(value) -> str:
+    """A metric value with 4 significant digits (other values as their repr)."""
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return repr(value)

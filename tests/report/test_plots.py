@@ -42,7 +42,7 @@ def test_learning_curves_train_solid_validation_dashed_one_colour_per_label():
     assert axes.get_legend() is not None
     with pytest.raises(ConfigError, match="`metric`: got 'accuracy'; expected a column of the history of 'lstm'"):
         plot_learning_curves({"lstm": history(1)}, metric="accuracy")
-    with pytest.raises(ConfigError, match="`histories`: got '{}'; expected a non-empty dict"):
+    with pytest.raises(ConfigError, match="`histories`: got '{}'; expected a history DataFrame or a non-empty dict"):
         plot_learning_curves({})
 
 
@@ -95,3 +95,14 @@ def test_epoch_axes_show_whole_epochs_only():
     for figure in (plot_learning_curves({"a": frame}), plot_grad_norm({"a": frame})):
         ticks = figure.axes[0].get_xticks()
         assert all(float(tick).is_integer() for tick in ticks)
+
+
+def test_learning_curves_of_one_history_need_no_mapping():
+    # `plot_learning_curves(result.history)`: one run, its train and validation curves.
+    axes = plot_learning_curves(history(1)).axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert set(lines) == {"train", "validation"}
+    assert list(lines["train"].get_ydata()) == [1.0, 0.5, 0.3]
+    assert list(lines["validation"].get_ydata()) == [1.1, 0.7, 0.6]
+    with pytest.raises(ConfigError, match=r"`histories`: got \[1, 2\]; expected a history DataFrame or a non-empty dict"):
+        plot_learning_curves([1, 2])

@@ -221,3 +221,14 @@ def test_seq2seq_scores_decoded_outputs_not_only_teacher_forcing():
     assert set(sample) == {"input", "target", "predicted", "correct"}
     assert sample["target"] == sample["input"][::-1]  # the reverse task, decoded back to text
     assert all(s["correct"] == (s["predicted"] == s["target"]) for s in result.samples)
+
+
+def test_run_result_repr_is_one_line_without_the_history():
+    import pandas as pd
+
+    from rnnkit import RunResult
+
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.9, 0.5, 0.25], "val_loss": [1.0, 0.6, 0.4]})
+    result = RunResult(status="ok", history=history, metrics={"loss": 0.123456, "mae": 0.5},
+                       params={"total": 97, "trainable": 97, "non_trainable": 0})
+    assert repr(result) == "RunResult(status='ok', epochs=3, metrics={loss=0.1235, mae=0.5}, params=97)"

@@ -5,6 +5,7 @@ import logging
 import keras
 
 from rnnkit.config import TrainConfig
+from rnnkit.startup import set_verbose
 from rnnkit.training.fit import train
 from rnnkit.training.tracing import retracing_notice_hidden
 
@@ -42,8 +43,18 @@ def test_only_the_retracing_notice_is_dropped_and_only_inside_the_block():
         with retracing_notice_hidden():
             log_both()
 
-    assert tensorflow_messages(inside) == ["Some other TensorFlow warning"]
-    assert tensorflow_messages(log_both) == [NOTICE, "Some other TensorFlow warning"]
+    # With --verbose (rnnkit.set_verbose) the notice shows everywhere except in the block.
+    set_verbose(True)
+    try:
+        assert tensorflow_messages(inside) == ["Some other TensorFlow warning"]
+        assert tensorflow_messages(log_both) == [NOTICE, "Some other TensorFlow warning"]
+    finally:
+        set_verbose(False)
+
+
+def test_quiet_by_default_the_notice_is_dropped_everywhere_and_nothing_else():
+    # `import rnnkit` (rnnkit.startup.install) drops the notice from the tensorflow logger.
+    assert tensorflow_messages(log_both) == ["Some other TensorFlow warning"]
 
 
 def test_train_hides_the_notice_while_it_runs():
@@ -57,5 +68,9 @@ def test_train_hides_the_notice_while_it_runs():
     def run():
         train(rnn_regressor(), regression_task(), config, callbacks=[LogsAtEpochEnd()], gradient_flow=False)
 
-    assert tensorflow_messages(run) == ["Some other TensorFlow warning"]
-    assert tensorflow_messages(log_both) == [NOTICE, "Some other TensorFlow warning"]
+    set_verbose(True)  # Quiet by default hides the notice everywhere; verbose shows it outside train.
+    try:
+        assert tensorflow_messages(run) == ["Some other TensorFlow warning"]
+        assert tensorflow_messages(log_both) == [NOTICE, "Some other TensorFlow warning"]
+    finally:
+        set_verbose(False)
