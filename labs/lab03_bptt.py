@@ -46,6 +46,7 @@ import time
 # rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
 import rnnkit
 
+# isort: split
 import keras
 import matplotlib
 
@@ -53,7 +54,6 @@ matplotlib.use("Agg")  # Labs write PNG files; no window is opened.
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 
 SEED = 3
 CLIP_RADIUS = 1.5  # Spectral radius of W_hh at the start of part B.

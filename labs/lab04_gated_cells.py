@@ -47,6 +47,7 @@ import time
 # rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
 import rnnkit
 
+# isort: split
 import keras
 import matplotlib
 
@@ -54,7 +55,6 @@ matplotlib.use("Agg")  # Labs write PNG files; no window is opened.
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 
 SEED = 4
 CELLS = ("simple_rnn", "lstm", "gru")

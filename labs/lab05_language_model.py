@@ -59,6 +59,7 @@ from pathlib import Path
 # rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
 import rnnkit
 
+# isort: split
 import keras
 import matplotlib
 
@@ -66,7 +67,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 
 SEED = 0
 TEMPERATURES = (0.5, 1.0, 1.5)

@@ -50,6 +50,7 @@ from pathlib import Path
 # rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
 import rnnkit
 
+# isort: split
 import keras
 import matplotlib
 
@@ -57,7 +58,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 
 SEED = 0
 BEAM_WIDTH = 3

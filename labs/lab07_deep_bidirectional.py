@@ -53,6 +53,7 @@ from pathlib import Path
 # rnnkit before keras: it keeps TensorFlow's start-up lines off stderr (see --verbose).
 import rnnkit
 
+# isort: split
 import keras
 import matplotlib
 
@@ -60,7 +61,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 
 SEED = 0
 # `readers`: which readers to train (the quick run leaves out the stacked one).

@@ -69,7 +69,7 @@ def difference_interval(first, second) -> tuple[float, float, float]:
 
     >>> difference, low, high = difference_interval([3.0, 4.0, 5.0], [1.0, 2.0, 3.0])
     >>> difference, round(low, 3), round(high, 3)
-    (2.0, 0.148, 3.852)
+    (2.0, -0.267, 4.267)
     """
     a = np.asarray([v for v in first if np.isfinite(v)], dtype="float64")
     b = np.asarray([v for v in second if np.isfinite(v)], dtype="float64")
