@@ -1,19 +1,22 @@
-"""The built-in default grid of `rnnkit compare`: every cell on a task of every variety.
+"""The built-in default grids of `rnnkit compare`, sized so that their reports teach.
 
-Tasks (all generated, seeded, offline):
+`--quick` (about 1.5 minutes on 2 cores) asks the course's central question on one
+long-memory task: the adding problem at 30 steps, where the two marked numbers can be
+up to 29 steps before the answer. Measured with seed 0-2 while sizing it: the gated
+cells reach test MSE 0.0005-0.015, SimpleRNN stays at the mean predictor's 0.163 and
+the MLP close to it; two seeds per configuration give the verdict its intervals.
 
-| variety | task | what it asks |
+| variety | task (full grid) | what it asks |
 |---|---|---|
-| many_to_one (and the one_to_one MLP baseline) | adding | sum of the two marked values |
+| many_to_one (and the one_to_one MLP baseline) | adding, 30 steps | sum of the two marked values |
 | one_to_many | waveform | a wave from (frequency, phase, amplitude) |
-| many_to_many | copy | repeat each symbol after a delay |
-| seq2seq | digit_addition | "123+45" -> "168" |
+| many_to_many | copy, delay 10 | repeat each symbol 10 steps later |
+| seq2seq | digit_addition, 2 digits | "12+45" -> "57" |
 
-`--quick` keeps the same shape at toy size (units 8, 2 epochs, 400 samples, short
-sequences): 13 runs in about 1.5 minutes on a 2-core machine (measured 103 s end to
-end, report included, with the machine's load average near 4.5). The full grid trains
-the tasks at their default sizes with units 32, for 10 epochs and 2 seeds: 26 runs in
-about 7 minutes (measured 403 s, load average near 5).
+The full grid trains every cell on a task of every variety with three seeds (the
+least that gives a usable 95% interval), 10 epochs at learning rate 0.01; the test
+metrics come from the epoch with the best validation loss. Its measured time is in
+the README.
 """
 
 from __future__ import annotations
@@ -21,31 +24,26 @@ from __future__ import annotations
 import copy
 
 QUICK_GRID = {
-    "tasks": [
-        {"name": "adding", "options": {"timesteps": 10, "num_samples": 400}},
-        {"name": "waveform", "options": {"timesteps": 12, "num_samples": 400}},
-        {"name": "copy", "options": {"timesteps": 10, "delay": 3, "num_samples": 400}},
-        {"name": "digit_addition", "options": {"max_digits": 2, "num_samples": 400}},
-    ],
+    "tasks": [{"name": "adding", "options": {"timesteps": 30, "num_samples": 3000}}],
     "cells": ["simple_rnn", "lstm", "gru"],
     "varieties": ["task", "one_to_one"],
-    "model": {"units": 8},
-    "train": {"epochs": 2, "batch_size": 32, "learning_rate": 0.01},
-    "seeds": [0],
+    "model": {"units": 16},
+    "train": {"epochs": 8, "batch_size": 32, "learning_rate": 0.01},
+    "seeds": [0, 1],
 }
 
 FULL_GRID = {
     "tasks": [
-        {"name": "adding", "options": {"timesteps": 30}},
+        {"name": "adding", "options": {"timesteps": 30, "num_samples": 4000}},
         {"name": "waveform", "options": {"timesteps": 30}},
-        {"name": "copy", "options": {"timesteps": 20, "delay": 5}},
-        {"name": "digit_addition", "options": {"max_digits": 3}},
+        {"name": "copy", "options": {"timesteps": 20, "delay": 10, "num_symbols": 8, "num_samples": 2000}},
+        {"name": "digit_addition", "options": {"max_digits": 2, "num_samples": 2000}},
     ],
     "cells": ["simple_rnn", "lstm", "gru"],
     "varieties": ["task", "one_to_one"],
     "model": {"units": 32},
-    "train": {"epochs": 10, "batch_size": 64, "learning_rate": 0.005},
-    "seeds": [0, 1],
+    "train": {"epochs": 10, "batch_size": 32, "learning_rate": 0.01},
+    "seeds": [0, 1, 2],
 }
 
 

@@ -112,3 +112,20 @@ def test_report_embeds_every_figure_and_zips_the_folder(comparison, tmp_path):
     assert {f"out/{n}" for n in ("report.html", "report.md", "results.csv", "params.csv", "grid.yaml")} <= names
     assert f"out/runs/{results['run_id'].iloc[0]}/history.csv" in names
     assert Path(html_path).name == "report.html"
+
+
+def test_every_task_of_the_default_grids_runs_end_to_end_at_tiny_size(tmp_path):
+    from rnnkit.harness.defaults import default_grid_dict
+
+    tasks = []
+    for choice in default_grid_dict(quick=False)["tasks"] + default_grid_dict(quick=True)["tasks"]:
+        options = dict(choice.get("options") or {})
+        options["num_samples"] = 40
+        tasks.append({"name": choice["name"], "options": options})
+    grid = {"tasks": tasks, "cells": ["gru"], "model": {"units": 2}, "train": {"epochs": 1, "batch_size": 16}}
+    results = compare(grid, tmp_path / "out", progress=False)
+    assert list(results["status"]) == ["ok"] * len(results)
+    # Every run carries its task's baseline and a verdict row.
+    assert results["baseline_name"].notna().all()
+    verdict = pd.read_csv(tmp_path / "out" / "verdict.csv")
+    assert set(verdict["task_instance"]) == set(results["task_instance"])

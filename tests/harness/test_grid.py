@@ -88,14 +88,24 @@ def test_yaml_file_reads_1e_minus_3_as_a_float_and_round_trips(tmp_path):
     assert load_grid(tmp_path / "again.yaml") == grid
 
 
-def test_default_grids_cover_every_variety_and_cell():
-    for quick in (True, False):
-        runs = expand_grid(default_grid(quick))
-        varieties = {run.model.variety for run in runs}
-        assert varieties == {"one_to_one", "one_to_many", "many_to_one", "many_to_many", "seq2seq"}
-        for variety in varieties - {"one_to_one"}:
-            assert {r.model.cell for r in runs if r.model.variety == variety} == {"simple_rnn", "lstm", "gru"}
-    assert len(expand_grid(default_grid(True))) < len(expand_grid(default_grid(False)))
+def test_full_default_grid_covers_every_variety_and_cell_with_three_seeds():
+    runs = expand_grid(default_grid(False))
+    varieties = {run.model.variety for run in runs}
+    assert varieties == {"one_to_one", "one_to_many", "many_to_one", "many_to_many", "seq2seq"}
+    for variety in varieties - {"one_to_one"}:
+        assert {r.model.cell for r in runs if r.model.variety == variety} == {"simple_rnn", "lstm", "gru"}
+    assert {run.seed for run in runs} == {0, 1, 2}
+
+
+def test_quick_default_grid_asks_the_long_memory_question_with_seeds():
+    runs = expand_grid(default_grid(True))
+    # Every cell and the MLP on the adding problem, long enough that SimpleRNN's gradient
+    # must cross many steps, with more than one seed so the verdict has intervals.
+    assert {run.task for run in runs} == {"adding"}
+    assert {run.task_options["timesteps"] for run in runs} == {30}
+    assert {run.cell_name for run in runs} == {"simple_rnn", "lstm", "gru", "mlp"}
+    assert {run.seed for run in runs} == {0, 1}
+    assert len(runs) < len(expand_grid(default_grid(False)))
 
 
 @pytest.mark.parametrize(
