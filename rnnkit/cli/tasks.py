@@ -71,4 +71,27 @@ def run(args) -> int:
             entry = get_task_entry(row["name"])
             print(f"    options: {_options_text(row['name'])}")
             print(f"    {entry.description}")
+            for line in _baseline_lines(row["name"]):
+                print(f"    {line}")
     return 0
+
+
+def _baseline_lines(name: str) -> list[str]:
+    """The task's trivial baselines at its default options, on validation and test."""
+    from rnnkit.training.baselines import BASELINE_TEXT, task_baselines, task_primary_metric
+
+    try:
+        task = get_task(name)
+    except DataError:
+        return []
+    primary = task_primary_metric(task)
+    lines = [f"baselines (primary metric: {primary}; any model must beat these):"]
+    for baseline, scores in task_baselines(task).items():
+        shown = ", ".join(
+            f"{split} {metric} {value:.4g}"
+            for split in ("validation", "test")
+            for metric, value in (scores.get(split) or {}).items()
+            if metric in (primary, "loss")
+        )
+        lines.append(f"  {baseline} ({BASELINE_TEXT[baseline]}): {shown}")
+    return lines

@@ -120,3 +120,16 @@ def test_a_killed_compare_resumes_without_redoing_finished_runs(tmp_path):
     assert set(results["seed"]) == {0, 1} and set(results["cell"]) == {"simple_rnn", "gru"}
     assert not list(out.rglob(".*.tmp-*"))
     assert "results.csv" in completed.stdout
+
+
+def test_budget_and_selection_errors_are_one_line_and_write_nothing(capsys, tmp_path):
+    out = tmp_path / "o"
+    base = ["compare", "--tasks", "adding", "--option", "timesteps=5", "--option", "num_samples=40",
+            "--cells", "lstm", "--out", str(out)]
+    error = one_line_error(capsys, [*base, "--match-params", "0"])
+    assert "Invalid value for `match_params`: got 0; expected a positive integer." in error
+    error = one_line_error(capsys, [*base, "--match-params", "10"])
+    assert "Invalid value for `match_params`: got 10; the closest size of lstm on adding is units=1" in error
+    error = one_line_error(capsys, [*base, "--select", "learning_rate"])
+    assert "Invalid value for `select`: got 'learning_rate'; expected a setting the grid sweeps" in error
+    assert not out.exists()

@@ -30,6 +30,19 @@ def test_tasks_with_data_dir_shows_real_shapes(capsys, shared_datasets):
     assert _run(["airline_forecast", "--describe"]) == 0
     out = capsys.readouterr().out
     assert "(12, 1)" in out and "options: timesteps=12" in out
+    # A monthly series with a yearly season: three baselines, persistence among them.
+    assert "baselines (primary metric: mse" in out
+    for name in ("mean (", "persistence (", "seasonal_naive ("):
+        assert name in out
+
+
+def test_describe_prints_the_baselines_a_model_must_beat(capsys):
+    assert _run(["copy", "--describe"]) == 0
+    out = capsys.readouterr().out
+    assert "baselines (primary metric: token_accuracy" in out
+    # Uniform guessing over the model's 10 outputs (8 letters, <pad>, <unk>): 1/10.
+    chance = next(line for line in out.splitlines() if line.strip().startswith("chance ("))
+    assert "test token_accuracy 0.1," in chance
 
 
 def test_unknown_task_name_is_a_data_error():
