@@ -217,6 +217,9 @@ def train(
 
     Returns:
         A `RunResult`; status "ok", or "nan_loss" with the history up to the bad epoch.
+        The model ends with the weights of the epoch with the best validation loss
+        (`result.selected_epoch`), and the test metrics are computed with them;
+        `result.baselines` holds the task's trivial baselines.
 
     Raises:
         ConfigError: `config` is not a TrainConfig or an argument is invalid.

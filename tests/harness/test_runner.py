@@ -280,3 +280,19 @@ def test_the_trainers_test_predictions_are_plotted_without_predicting_again(tmp_
             # Every sample predicted as class 1: column 1 holds the count of each true class.
             expected = [[0, int((test_y == 0).sum())], [0, int((test_y == 1).sum())]]
             assert record["matrix"] == expected
+
+
+def test_best_validation_metrics_are_read_at_the_epoch_of_the_best_validation_loss(tmp_path):
+    # The history's val_mae keeps falling after val_loss turned up: best_val_mae must be
+    # the value at the selected epoch (2), not the lowest (and never the highest) value.
+    def trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow=True):
+        history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.5, 0.4, 0.3], "val_loss": [0.4, 0.2, 0.3],
+                                "val_mae": [0.5, 0.4, 0.1], "epoch_seconds": 0.1})
+        return RunResult(status="ok", history=history, metrics={"loss": 0.2, "mse": 0.2})
+
+    grid = {"tasks": [{"name": "adding", "options": {"timesteps": 4, "num_samples": 40}}], "cells": ["gru"],
+            "model": {"units": 2}, "train": {"epochs": 3}}
+    results = compare(grid, tmp_path / "out", run_fn=trainer, progress=False)
+    row = results.iloc[0]
+    assert row["selected_epoch"] == 2
+    assert row["best_val_loss"] == 0.2 and row["best_val_mae"] == 0.4
