@@ -197,7 +197,8 @@ def plot_seconds_per_epoch(values: dict) -> Figure:
     return _bar_chart(values, "Training time per epoch", "seconds per epoch (s)", ".2f")
 
 
-def plot_metric_vs_params(frame, metric: str, label_column: str = "label", params_column: str = "params") -> Figure:
+def plot_metric_vs_params(frame, metric: str, label_column: str = "label", params_column: str = "params",
+                          baseline=None) -> Figure:
     """Scatter of a test metric against parameter count (log x), one labelled point per run.
 
     Args:
@@ -205,6 +206,7 @@ def plot_metric_vs_params(frame, metric: str, label_column: str = "label", param
         metric: The metric column, e.g. "mse" or "accuracy".
         label_column: Column naming each run.
         params_column: Column with parameter counts.
+        baseline: Optional (name, value) of the best trivial baseline, drawn dotted.
     """
     for name, column in (("metric", metric), ("label_column", label_column), ("params_column", params_column)):
         if column not in frame:
@@ -213,6 +215,7 @@ def plot_metric_vs_params(frame, metric: str, label_column: str = "label", param
     for color, (_, row) in zip(_colors(len(frame)), frame.iterrows()):
         axes.scatter(row[params_column], row[metric], color=color, label=str(row[label_column]))
     axes.set_xscale("log")
+    _baseline_line(axes, baseline)
     axes.legend(fontsize="small")
     return figure
 

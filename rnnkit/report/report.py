@@ -187,8 +187,8 @@ def write_comparison_figures(out_dir) -> list[Path]:
                     tests[label] = values
                     intervals[label] = mean_interval(values)
         figures = {}
+        reference = None
         if tests:
-            reference = None
             if f"baseline_test_{metric}" in rows and "baseline_name" in rows:
                 reference = (rows["baseline_name"].iloc[0], float(rows[f"baseline_test_{metric}"].iloc[0]))
             figures["test_metric"] = plots.plot_metric_over_seeds(tests, metric, reference, intervals)
@@ -198,7 +198,7 @@ def write_comparison_figures(out_dir) -> list[Path]:
             frame = pd.DataFrame({"label": list(tests), metric: [np.mean(v) for v in tests.values()],
                                   "params": [counts.get(label, np.nan) for label in tests]}).dropna()
             if len(frame):
-                figures["metric_vs_params"] = plots.plot_metric_vs_params(frame, metric)
+                figures["metric_vs_params"] = plots.plot_metric_vs_params(frame, metric, baseline=reference)
         if seconds:
             figures["seconds_per_epoch"] = plots.plot_seconds_per_epoch(seconds)
         if flows:
