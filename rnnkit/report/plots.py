@@ -152,24 +152,38 @@ def plot_predictions(y_true, y_pred, title: str = "Predictions against truth", u
     return figure
 
 
-def plot_confusion_matrix(matrix, labels=None) -> Figure:
-    """A confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+def plot_confusion_matrix(matrix, labels=None, drop_empty: bool = True) -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted) with counts in the cells.
+
+    Args:
+        matrix: Square counts, `matrix[true, predicted]`.
+        labels: One name per class (default the class ids).
+        drop_empty: Leave out classes that never occur as truth nor as prediction (for
+            example `<pad>` and `<unk>`), so that every row and column shown has data.
+    """
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise invalid("matrix", f"array of shape {matrix.shape}", "a square (num_classes, num_classes) array")
     labels = [str(label) for label in (labels if labels is not None else range(len(matrix)))]
     if len(labels) != len(matrix):
         raise invalid("labels", labels, f"{len(matrix)} labels, one per class")
-    figure, axes = _new_axes("Confusion matrix (test samples)", "predicted class", "true class", size=(5.0, 4.4))
+    if drop_empty and matrix.size:
+        keep = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+        if keep.any():
+            matrix, labels = matrix[np.ix_(keep, keep)], [label for label, kept in zip(labels, keep) if kept]
+    side = min(max(4.4, 0.45 * len(labels) + 2.0), 12.0)
+    figure, axes = _new_axes("Confusion matrix (test samples)", "predicted class", "true class",
+                             size=(side + 0.8, side))
     axes.grid(False)
     image = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=axes, label="samples")
-    axes.set_xticks(range(len(labels)), labels)
+    axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 6 else 0, ha="right"
+                    if len(labels) > 6 else "center")
     axes.set_yticks(range(len(labels)), labels)
     threshold = matrix.max() / 2 if matrix.size else 0
     for row in range(len(matrix)):
         for column in range(len(matrix)):
-            axes.text(column, row, str(matrix[row, column]), ha="center", va="center",
+            axes.text(column, row, str(matrix[row, column]), ha="center", va="center", fontsize="small",
                       color="white" if matrix[row, column] > threshold else "black")
     return figure
 

@@ -41,3 +41,13 @@ def test_independent_sequences_get_one_panel_each():
     # One value per sample: a scatter of prediction against truth, not a joined line.
     scatter = plot_prediction_samples(np.array([1.0, 2.0]), np.array([1.5, 2.5]))
     assert scatter.axes[0].get_xlabel() == "true value"
+
+
+def test_confusion_matrix_leaves_out_classes_that_never_occur():
+    from rnnkit.report.plots import plot_confusion_matrix
+
+    matrix = np.array([[0, 0, 0], [0, 3, 1], [0, 2, 4]])  # class 0 (say <pad>) never occurs
+    figure = plot_confusion_matrix(matrix, ["<pad>", "a", "b"])
+    axes = figure.axes[0]
+    assert [tick.get_text() for tick in axes.get_yticklabels()] == ["a", "b"]
+    np.testing.assert_array_equal(axes.images[0].get_array(), [[3, 1], [2, 4]])
