@@ -173,7 +173,10 @@ def main(argv=None) -> dict:
     # ## Results
     #
     # One panel per variety, each showing what that model produces on held-out data.
-    figure, axes = plt.subplots(1, 5, figsize=(22, 4))
+    # Two rows of three panels (the last left empty): each panel is wide enough to read.
+    figure, grid = plt.subplots(2, 3, figsize=(15, 8.5))
+    axes = grid.ravel()
+    axes[5].axis("off")
     shown = 40
     for axis, variety in zip(axes[:2], ("one_to_one", "many_to_one")):
         task = tasks[variety]
@@ -181,7 +184,9 @@ def main(argv=None) -> dict:
         axis.plot(task.test.y[:shown].ravel(), "k-", label="truth")
         axis.plot(predicted, "o--", markersize=3, label="prediction")
         axis.set_title(f"{variety}: next sine value")
-        axis.set_xlabel("test sample")
+        # Consecutive test windows of one series: the x axis is time.
+        axis.set_xlabel("test window (time order)")
+        axis.set_ylabel("value")
         axis.legend(fontsize=8)
     task = tasks["one_to_many"]
     predicted = results["one_to_many"].model.predict(task.test.x[:1], verbose=0)[0, :, 0]
@@ -190,6 +195,7 @@ def main(argv=None) -> dict:
     frequency, _phase, amplitude = task.test.x[0]
     axes[2].set_title(f"one_to_many: wave f={frequency:.2f} a={amplitude:.2f}")
     axes[2].set_xlabel("output step")
+    axes[2].set_ylabel("value")
     axes[2].legend(fontsize=8)
     task = tasks["many_to_many"]
     predicted_ids = results["many_to_many"].model.predict(task.test.x, verbose=0).argmax(axis=-1)
