@@ -151,11 +151,15 @@ def print_verdict(out_dir) -> None:
 
 def check_common(args, grid) -> None:
     """The checks `compare` and `train` share that need no TensorFlow: folder, memory, data sizes."""
-    from rnnkit.harness import store
+    from rnnkit.errors import StoreLockedError
+    from rnnkit.harness import lock, store
     from rnnkit.harness.resources import check_grid_memory, memory_limit
 
     if args.out is not None:
         store.check_out_dir(args.out)
+        holder = lock.read_holder(args.out)
+        if holder is not None and not lock.is_stale(holder):  # Said now, not after loading TensorFlow.
+            raise StoreLockedError(lock.describe(holder, args.out))
     check_grid_memory(grid, memory_limit(args.max_memory))
 
 
