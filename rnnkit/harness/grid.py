@@ -36,6 +36,8 @@ Rules of the expansion (so that the same grid always names the same runs):
 - `select` names swept settings that the verdict chooses per configuration on
   validation loss (see `rnnkit.harness.verdict.select_configurations`); it does not
   change which runs exist.
+- `model.stateful: true` needs `train.shuffle: false` (a stateful model's batches keep
+  their order; a grid that says otherwise is refused rather than recorded untruthfully).
 - Duplicate configurations are dropped; the order is tasks, varieties, cells, model
   settings, training settings, seeds.
 
