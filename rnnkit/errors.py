@@ -42,17 +42,14 @@ class StoreLockedError(RnnkitError):
 
 RnnkitError.exit_code = EXIT_INVALID
 
+_FREE_SPACE = "free some space or choose another folder; runs already stored are kept and the same command resumes"
 # errno -> (what went wrong, what to do), for one-line messages about OS failures.
 _OS_REASONS = {
     "EACCES": ("permission denied", "choose a folder you can write to, or change its permissions"),
     "EPERM": ("operation not permitted", "choose a folder you can write to, or change its permissions"),
     "EROFS": ("the file system is read-only", "choose a folder on a writable disk"),
-    "ENOSPC": ("no space left on the device",
-               "free some space or choose another folder; runs already stored are kept and the same "
-               "command resumes"),
-    "EDQUOT": ("the disk quota is exceeded",
-               "free some space or choose another folder; runs already stored are kept and the same "
-               "command resumes"),
+    "ENOSPC": ("no space left on the device", _FREE_SPACE),
+    "EDQUOT": ("the disk quota is exceeded", _FREE_SPACE),
     "ENOENT": ("no such file or folder", "create the folder first or correct the path"),
     "ENOTDIR": ("a part of the path is a file, not a folder", "choose another path"),
     "EISDIR": ("it is a folder, not a file", "give a file path"),

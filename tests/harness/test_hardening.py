@@ -10,11 +10,17 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from rnnkit.errors import ConfigError, DataError, OutputError, RnnkitError, StoreLockedError, os_error
+from rnnkit.errors import (
+    ConfigError,
+    DataError,
+    OutputError,
+    RnnkitError,
+    StoreLockedError,
+    os_error,
+)
 from rnnkit.harness import lock, resources, store
 from rnnkit.harness.grid import load_grid, parse_value
 from rnnkit.harness.runner import compare
