@@ -1,9 +1,14 @@
 """The `rnnkit` command line: `rnnkit tasks | params | train | compare | report`.
 
 Each subcommand lives in its own module of this package and exposes two functions:
-`add_parser(subparsers)` to declare its arguments and `run(args) -> int` to execute.
-Any `RnnkitError` (and argparse's own usage errors) becomes one line on stderr and
-exit code 2, without a traceback.
+`add_parser(subparsers)` to declare its arguments and `run(args) -> int` to execute,
+and may set `check=` (a function of `args`) for the checks that need no TensorFlow:
+they run before TensorFlow is imported, so most mistakes are answered in a second.
+
+Every failure is one line on stderr, without a traceback, and a documented exit code:
+2 for bad input (argparse's usage errors, any `RnnkitError`, a path that is missing or
+not a folder), 73 when the file system refuses a write (permission, read-only, disk
+full), 75 when another process holds the store's lock, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import importlib
 import os
 import sys
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, os_error
 
 # Subcommand modules, in the order `rnnkit --help` lists them.
 SUBCOMMANDS = ("tasks", "params", "train", "compare", "report")
@@ -72,17 +77,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if getattr(args, "verbose", False):
-        from rnnkit.startup import set_verbose
-
-        set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
-    elif args.command in NEEDS_TENSORFLOW:
-        import_tensorflow_quietly()
     try:
+        if getattr(args, "check", None) is not None:
+            args.check(args)
+        if getattr(args, "verbose", False):
+            from rnnkit.startup import set_verbose
+
+            set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
+        elif args.command in NEEDS_TENSORFLOW:
+            import_tensorflow_quietly()
         return int(args.run(args) or 0)
     except RnnkitError as error:
-        print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(args.command, error)
+    except OSError as error:  # Permission, disk full, a file where a folder belongs.
+        return _fail(args.command, os_error(error))
+    except MemoryError:
+        return _fail(args.command, RnnkitError(
+            "Out of memory; use smaller sizes (the estimate before each run is rough: see --max-memory)."))
     except KeyboardInterrupt:
         print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(command: str, error: RnnkitError) -> int:
+    """Prints the error as one line (whatever newlines its message holds) and returns its exit code."""
+    message = " ".join(str(error).split())
+    print(f"rnnkit {command}: error: {message}", file=sys.stderr)
+    return error.exit_code

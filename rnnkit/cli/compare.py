@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from rnnkit.checks import invalid
 from rnnkit.config import CELLS, VARIETIES
@@ -20,11 +19,13 @@ EXAMPLES = """examples:
 
 
 def parse_option(text: str) -> tuple[str, object]:
-    """Parses `KEY=VALUE` (the value read as YAML: 10 -> int, 0.5 -> float, [1, 2] -> list)."""
+    """Parses `KEY=VALUE`, the value read as a grid file reads it (10 -> int, 1e-3 -> float, [1, 2] -> list)."""
+    from rnnkit.harness.grid import parse_value
+
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if not sep or not key.strip():
         raise invalid("--option", text, "KEY=VALUE, for example timesteps=20")
-    return key.strip(), yaml.safe_load(value)
+    return key.strip(), parse_value(value, f"--option {key.strip()}")
 
 
 def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
@@ -43,6 +44,10 @@ def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default runs/<command>-<timestamp>)")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard logs and an HParams summary (needs tensorboard)")
+    parser.add_argument("--max-memory", default="auto", metavar="SIZE",
+                        help="refuse a run whose estimated memory (data, parameters, one batch of "
+                        "activations) exceeds SIZE, e.g. 8G or 512M; 'none' turns the guard off "
+                        "(default: 80%% of the available memory)")
     parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch progress")
 
 
@@ -93,7 +98,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="run the failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar over runs")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
 
 
 def build_grid(args) -> dict:
@@ -144,6 +149,33 @@ def print_verdict(out_dir) -> None:
                   f"{learned}; {row['verdict']}")
 
 
+def check_common(args, grid) -> None:
+    """The checks `compare` and `train` share that need no TensorFlow: folder, memory, data sizes."""
+    from rnnkit.errors import StoreLockedError
+    from rnnkit.harness import lock, store
+    from rnnkit.harness.resources import check_grid_memory, memory_limit
+
+    if args.out is not None:
+        store.check_out_dir(args.out)
+        holder = lock.read_holder(args.out)
+        if holder is not None and not lock.is_stale(holder):  # Said now, not after loading TensorFlow.
+            raise StoreLockedError(lock.describe(holder, args.out))
+    check_grid_memory(grid, memory_limit(args.max_memory))
+
+
+def check(args) -> None:
+    """Everything that can be checked before TensorFlow is imported: grid, folder, data sizes."""
+    from rnnkit.harness.grid import load_grid
+
+    check_common(args, load_grid(build_grid(args)))
+
+
+def print_failures(results) -> None:
+    """One line per run that did not finish normally: its status and the exception's own line."""
+    for _, row in results[results["status"] != "ok"].iterrows():
+        print(f"run {row['label']} {row['status']}: {row['error']}")
+
+
 def run(args) -> int:
     from rnnkit.harness.grid import load_grid
     from rnnkit.harness.runner import compare, default_out_dir
@@ -152,8 +184,9 @@ def run(args) -> int:
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
     print(f"rnnkit compare: writing to {out_dir}")
-    compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
-            tensorboard=args.tensorboard, retry_failed=args.retry_failed)
+    results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
+                      tensorboard=args.tensorboard, retry_failed=args.retry_failed, max_memory=args.max_memory)
+    print_failures(results)
     print_verdict(out_dir)
     if not args.no_report:
         print(f"report: {build_report(out_dir)}")

@@ -90,16 +90,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="initial_state",
         help=f"one_to_many / seq2seq decoder context: {', '.join(CONTEXT_MODES)}",
     )
-    parser.set_defaults(run=run)
+    parser.add_argument(
+        "--max-memory",
+        default="auto",
+        metavar="SIZE",
+        help="refuse a model whose estimated memory exceeds SIZE, e.g. 8G; 'none' turns the guard "
+        "off (default: 80%% of the available memory)",
+    )
+    parser.set_defaults(run=run, check=check)
     return parser
 
 
-def model_from_args(args):
-    """Builds the untrained model the arguments describe (ModelSpec and build_model validate)."""
-    from rnnkit.data.tasks import InputSpec, OutputSpec
-    from rnnkit.models.builders import build_model
-
-    spec = ModelSpec(
+def spec_from_args(args) -> ModelSpec:
+    """The ModelSpec the arguments describe (validated; TensorFlow is not needed)."""
+    return ModelSpec(
         cell=args.cell,
         variety=args.variety,
         units=args.units,
@@ -111,6 +115,29 @@ def model_from_args(args):
         embedding_dim=args.embedding_dim,
         context=args.context,
     )
+
+
+def check(args) -> None:
+    """Checks the arguments and the model's memory before TensorFlow is imported."""
+    from rnnkit.harness.resources import memory_limit, model_bytes, refuse
+
+    spec = spec_from_args(args)
+    input_dim = check_positive_int("--input-dim", args.input_dim)
+    timesteps = check_positive_int("--timesteps", args.timesteps)
+    output_dim = check_positive_int("--output-dim", args.output_dim)
+    tokens = spec.variety == "seq2seq" or spec.embedding_dim is not None
+    # Building the model allocates its weights (no batch runs): parameters only.
+    needed = model_bytes(spec, input_dim, output_dim, timesteps, batch_size=0, vocab=input_dim if tokens else 0)
+    refuse(f"The model ({spec.cell}, units {spec.units}, input_dim {input_dim})",
+           {"parameters": needed["parameters"]}, memory_limit(args.max_memory))
+
+
+def model_from_args(args):
+    """Builds the untrained model the arguments describe (ModelSpec and build_model validate)."""
+    from rnnkit.data.tasks import InputSpec, OutputSpec
+    from rnnkit.models.builders import build_model
+
+    spec = spec_from_args(args)
     input_dim = check_positive_int("--input-dim", args.input_dim)
     timesteps = check_positive_int("--timesteps", args.timesteps)
     output_dim = check_positive_int("--output-dim", args.output_dim)

@@ -15,7 +15,7 @@ import dataclasses
 import yaml
 
 from rnnkit.checks import invalid
-from rnnkit.cli.compare import add_grid_flags, apply_flags, print_table
+from rnnkit.cli.compare import add_grid_flags, apply_flags, check_common, print_table
 from rnnkit.config import (
     ACTIVATIONS,
     CELLS,
@@ -131,7 +131,14 @@ def add_parser(subparsers) -> None:
                         help=f"any ModelSpec setting (repeatable): {', '.join(model_keys())}")
     parser.add_argument("--train", action="append", default=[], metavar="KEY=VALUE", dest="train_settings",
                         help=f"any TrainConfig setting (repeatable): {', '.join(train_keys())}")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def check(args) -> None:
+    """The checks that need no TensorFlow: the one-configuration grid, the folder, --max-memory."""
+    from rnnkit.harness.grid import load_grid
+
+    check_common(args, load_grid(build_train_grid(args)))
 
 
 def build_train_grid(args) -> dict:
@@ -172,10 +179,12 @@ def run(args) -> int:
     (run_config,) = expand_grid(build_train_grid(args))
     out_dir = args.out or default_out_dir("train")
     print(f"rnnkit train: {run_config.label} -> {out_dir}")
-    results = run_single(run_config, out_dir, verbose=2 if args.verbose else 0, tensorboard=args.tensorboard)
+    results = run_single(run_config, out_dir, verbose=2 if args.verbose else 0, tensorboard=args.tensorboard,
+                         max_memory=args.max_memory)
     print_table(results)
     row = results.iloc[0]
     if row["status"] != "ok":
+        # The exception's own line; the full traceback is in the run's status.json.
         print(f"run {row['status']}: {row['error']}")
     print(f"report: {build_report(out_dir)}")
     return 0 if row["status"] == "ok" else 1

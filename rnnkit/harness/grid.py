@@ -36,6 +36,8 @@ Rules of the expansion (so that the same grid always names the same runs):
 - `select` names swept settings that the verdict chooses per configuration on
   validation loss (see `rnnkit.harness.verdict.select_configurations`); it does not
   change which runs exist.
+- `model.stateful: true` needs `train.shuffle: false` (a stateful model's batches keep
+  their order; a grid that says otherwise is refused rather than recorded untruthfully).
 - Duplicate configurations are dropped; the order is tasks, varieties, cells, model
   settings, training settings, seeds.
 
@@ -282,6 +284,23 @@ _GridLoader.add_implicit_resolver(
 )
 
 
+def parse_value(text: str, name: str):
+    """Reads one value the way grid files are read (`1e-3` is a float, `[1, 2]` a list).
+
+    Args:
+        text: The value as typed, e.g. on the command line.
+        name: The argument's name for the message ("--option timesteps").
+
+    Returns:
+        The YAML value.
+    """
+    try:
+        return yaml.load(text, Loader=_GridLoader)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise invalid(name, text, f"a YAML value such as 20, 1e-3, true or [10, 20] ({problem})") from None
+
+
 def load_grid(source) -> Grid:
     """Reads and validates a grid from a YAML file, a YAML string path, a dict or a Grid.
 
@@ -324,6 +343,12 @@ def load_grid(source) -> Grid:
         if "units" in model and len(model["units"]) > 1:
             raise ConfigError("Grid settings `match_params` and a list of `model.units` exclude each other: "
                               "with a parameter budget the units are chosen per cell.")
+    if True in model.get("stateful", ()) and True in train.get("shuffle", (True,)):
+        raise ConfigError(
+            "Grid settings `model.stateful: true` and `train.shuffle: true` (the default) exclude each other: "
+            "a stateful model carries its state from one batch to the next, so the batches keep their order; "
+            "add `shuffle: false` to `train` (rnnkit train: --train shuffle=false)."
+        )
     select = tuple(_check_select(source.get("select"), model, train))
     grid = Grid(tasks, cells, varieties, model, train, seeds, match_params, select)
     _check_varieties_apply(grid)

@@ -34,6 +34,8 @@ from rnnkit.checks import invalid
 from rnnkit.errors import ConfigError
 from rnnkit.harness import store
 from rnnkit.harness.grid import RunConfig, expand_grid, load_grid
+from rnnkit.harness.lock import store_lock
+from rnnkit.harness.resources import check_run_memory, check_task_memory, memory_limit
 from rnnkit.training.metrics import confusion_matrix
 from rnnkit.training.result import STATUS_FAILED, RunResult
 
@@ -92,10 +94,15 @@ def _environment(runs: list[RunConfig]) -> dict:
 
 
 class _TaskCache:
-    """Builds each distinct (task, options) once; runs of a grid share the arrays."""
+    """Builds each distinct (task, options) once; runs of a grid share the arrays.
 
-    def __init__(self):
+    Before a task's data is generated, its size is estimated and checked against the
+    memory limit (see `rnnkit.harness.resources`).
+    """
+
+    def __init__(self, max_memory="auto"):
         self._tasks = {}
+        self.limit = memory_limit(max_memory)
 
     def get(self, run: RunConfig):
         from rnnkit.data.tasks import get_task
@@ -104,6 +111,7 @@ class _TaskCache:
         if key not in self._tasks:
             options = dict(run.task_options)
             seed = options.pop("seed", 0)
+            check_task_memory(run.task, run.task_options, self.limit)
             self._tasks[key] = get_task(run.task, seed=seed, **options)
         return self._tasks[key]
 
@@ -118,6 +126,7 @@ def compare(
     tensorboard: bool = False,
     retry_failed: bool = False,
     figures: bool = True,
+    max_memory="auto",
 ) -> pd.DataFrame:
     """Runs every configuration of a grid and stores results, tables and figures.
 
@@ -135,36 +144,55 @@ def compare(
         retry_failed: Run again the runs recorded as failed (default: keep them).
         figures: Store each run's test predictions for its figures (drawn later by
             `rnnkit.report.build_report`, which `rnnkit compare` calls).
+        max_memory: The memory a run may need (data arrays, parameters with their
+            gradients and optimizer slots, one batch of activations), estimated before
+            its data or model is built: "auto" (default) for 80% of the memory available
+            now, a number of bytes, a size such as "8G", or None for no limit.
 
     Returns:
         The results table (also written as `out_dir/results.csv`), one row per run
         of the grid in grid order.
+
+    Raises:
+        RnnkitError: Before anything is written, for a bad grid, task option, data file,
+            folder or a run above `max_memory`. `StoreLockedError` when another process
+            writes the same folder (see `rnnkit.harness.lock`).
     """
+    # Validate everything first: grid, options, data files, sizes, the folder. A refused
+    # call writes nothing, so an existing store stays byte-for-byte as it was.
     runs, grid_text = _as_runs(grid_or_runs)
     if tensorboard and not tensorboard_available():
         raise ConfigError(
             "Invalid value for `tensorboard`: got True; the `tensorboard` package is not installed "
             "(TensorBoard logs and its HParams API need it: `pip install tensorboard`)."
         )
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store.remove_temporary_files(out_dir)
-    store.write_text(out_dir / store.GRID_FILE, grid_text)
-    environment = _environment(runs)
-    started = store.load_environment(out_dir).get("date")
-    if started:  # A resumed comparison keeps the date it was first started.
-        environment["resumed"], environment["date"] = environment["date"], started
-    store.write_json(out_dir / store.ENVIRONMENT_FILE, environment)
+    out_dir = store.check_out_dir(out_dir if out_dir is not None else default_out_dir())
 
     def pending(run: RunConfig) -> bool:
         status = store.read_status(out_dir, run.run_id)
         return status is None or (retry_failed and status["status"] == STATUS_FAILED)
 
-    todo = [run for run in runs if pending(run)]
-    # Build every task first: a bad task option stops the grid before its first run.
-    tasks = _TaskCache()
-    for run in todo:
-        tasks.get(run)
+    # Build every task first: a bad task option, a missing data file or data too large for
+    # memory stops the grid before its first run (and before anything is written).
+    tasks = _TaskCache(max_memory)
+    for run in [run for run in runs if pending(run)]:
+        check_run_memory(run, tasks.get(run), tasks.limit)
+    environment = _environment(runs)
+    with store_lock(out_dir, "rnnkit compare"):
+        return _compare_locked(runs, grid_text, out_dir, pending, tasks, environment, verbose=verbose,
+                               progress=progress, run_fn=run_fn, tensorboard=tensorboard, figures=figures)
+
+
+def _compare_locked(runs, grid_text, out_dir, pending, tasks, environment, *, verbose, progress, run_fn,
+                    tensorboard, figures) -> pd.DataFrame:
+    """The writing half of `compare`, under the store's lock."""
+    todo = [run for run in runs if pending(run)]  # Again, now that no one else writes.
+    store.remove_temporary_files(out_dir)
+    store.write_text(out_dir / store.GRID_FILE, grid_text)
+    started = store.load_environment(out_dir).get("date")
+    if started:  # A resumed comparison keeps the date it was first started.
+        environment["resumed"], environment["date"] = environment["date"], started
+    store.write_json(out_dir / store.ENVIRONMENT_FILE, environment)
     hparams = hparams_names(runs) if tensorboard else ()
     if tensorboard and todo:
         _write_hparams_config(out_dir, hparams)
@@ -305,7 +333,7 @@ def predictions_record(task, y_pred) -> dict | None:
 
 
 def run_single(run: RunConfig, out_dir=None, *, verbose: int = 0, run_fn=None,
-               tensorboard: bool = False) -> pd.DataFrame:
+               tensorboard: bool = False, max_memory="auto") -> pd.DataFrame:
     """Trains one configuration into its own comparison folder (for `rnnkit train`).
 
     Args:
@@ -314,13 +342,14 @@ def run_single(run: RunConfig, out_dir=None, *, verbose: int = 0, run_fn=None,
         verbose: Keras's epoch progress.
         run_fn: The training function (see `compare`).
         tensorboard: Write TensorBoard logs and the HParams summary.
+        max_memory: The memory limit (see `compare`).
 
     Returns:
         The one-row results table.
     """
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir("train")
     return compare([run], out_dir, verbose=verbose, progress=False, run_fn=run_fn,
-                   tensorboard=tensorboard, retry_failed=True)
+                   tensorboard=tensorboard, retry_failed=True, max_memory=max_memory)
 
 
 # ----------------------------------------------------------------------------- TensorBoard

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -38,10 +39,14 @@ import numpy as np
 import pandas as pd
 
 from rnnkit.checks import invalid
-from rnnkit.errors import DataError
-from rnnkit.training.result import STATUS_FAILED, STATUS_NAN, STATUS_OK
+from rnnkit.errors import DataError, OutputError
+from rnnkit.training.result import STATUS_DIVERGED, STATUS_FAILED, STATUS_NAN, STATUS_OK
 
-STATUSES = (STATUS_OK, STATUS_NAN, STATUS_FAILED)
+# `nan_loss` is what stores written before the `diverged` status hold; both still read.
+STATUSES = (STATUS_OK, STATUS_DIVERGED, STATUS_NAN, STATUS_FAILED)
+# A run id as `RunConfig.run_id` makes it: 10 lowercase hex digits. Ids read from disk
+# (folder names, results.csv) are checked against it before they become paths.
+RUN_ID_PATTERN = re.compile(r"[0-9a-f]{10}")
 RUNS_FOLDER = "runs"
 FIGURES_FOLDER = "figures"
 RESULTS_FILE = "results.csv"
@@ -69,10 +74,21 @@ def write_text(path, text: str) -> Path:
     temporary = _temporary(path)
     # No fsync: a killed process cannot lose what it wrote to the page cache, and the
     # rename is atomic; only a power cut could, and fsync would cost ~5 ms per file.
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:  # A full disk, say: the old file stays, the half-written one goes.
+        _discard(temporary)
+        raise
     return path
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _plain(value):
@@ -110,8 +126,39 @@ def write_figure(path, figure) -> Path:
     try:
         figure.savefig(temporary, format="png", dpi=90)
         os.replace(temporary, path)
+    except BaseException:
+        _discard(temporary)
+        raise
     finally:
         figure.clear()
+    return path
+
+
+def check_out_dir(path, name: str = "--out") -> Path:
+    """Checks, before anything is written, that `path` can be (or is) a writable folder.
+
+    Args:
+        path: The output folder; it may not exist yet.
+        name: The argument's name for the messages.
+
+    Returns:
+        `path` as a Path.
+
+    Raises:
+        ConfigError: A file of that name exists, or a part of the path is a file.
+        OutputError: The folder (or the nearest existing folder above it) is not writable.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise invalid(name, str(path), "a folder (a file of that name exists; choose another folder)")
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise invalid(name, str(path), f"a folder path ({str(existing)!r} is a file, not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"Cannot write {str(existing)!r}: permission denied; choose a folder you can write "
+                          f"to with {name}, or change its permissions.")
     return path
 
 
@@ -132,9 +179,20 @@ def remove_temporary_files(out_dir) -> int:
 # ----------------------------------------------------------------------------- runs
 
 
+def check_run_id(run_id) -> str:
+    """Returns `run_id` if it has the form of a run id (10 lowercase hex digits).
+
+    Run ids come back from disk (folder names, results.csv); one such as `../../x` must
+    never become a path outside the store.
+    """
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise invalid("run_id", run_id, "a run id of 10 hexadecimal digits (as rnnkit writes them)", DataError)
+    return run_id
+
+
 def run_dir(out_dir, run_id: str) -> Path:
-    """Returns the folder of run `run_id` inside `out_dir`."""
-    return Path(out_dir) / RUNS_FOLDER / run_id
+    """Returns the folder of run `run_id` inside `out_dir` (the id is checked first)."""
+    return Path(out_dir) / RUNS_FOLDER / check_run_id(run_id)
 
 
 def read_status(out_dir, run_id: str) -> dict | None:
@@ -157,7 +215,10 @@ def has_figures(out_dir, run_id: str) -> bool:
 
 
 def is_finished(out_dir, run_id: str) -> bool:
-    """Whether run `run_id` has a complete record (ok, nan_loss or failed)."""
+    """Whether run `run_id` has a complete record (ok, diverged or failed); False for a
+    string that is not a run id."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        return False
     return read_status(out_dir, run_id) is not None
 
 
@@ -227,7 +288,8 @@ def load_run(out_dir, run_id: str) -> dict:
     """
     status = read_status(out_dir, run_id)
     if status is None:
-        raise invalid("run_id", run_id, f"a finished run under {str(run_dir(out_dir, ''))!r}", DataError)
+        folder = Path(out_dir) / RUNS_FOLDER
+        raise invalid("run_id", run_id, f"a finished run under {str(folder)!r}", DataError)
     folder = run_dir(out_dir, run_id)
     params_path = folder / "params.csv"
     return {
@@ -269,7 +331,8 @@ def finished_run_ids(out_dir) -> list[str]:
     folder = Path(out_dir) / RUNS_FOLDER
     if not folder.is_dir():
         return []
-    return sorted(path.name for path in folder.iterdir() if is_finished(out_dir, path.name))
+    return sorted(path.name for path in folder.iterdir()
+                  if not path.is_symlink() and is_finished(out_dir, path.name))
 
 
 # ----------------------------------------------------------------------------- tables
@@ -400,18 +463,41 @@ def _result_row(run: dict) -> dict:
     return row
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Keras wraps an error raised inside a layer's call in this sentence; the cause follows in bold.
+_KERAS_WRAPPER = "Exception encountered when calling"
+# The longest failure line shown in a table or printed by the CLI.
+MAX_FAILURE_LINE = 400
+
+
 def failure_line(error: str) -> str:
-    """The line of a traceback that names the exception ("TypeError: ..."), for tables."""
-    lines = [line for line in error.strip().splitlines() if line.strip()]
+    """The line of a traceback that names the exception ("TypeError: ..."), for tables.
+
+    For an error Keras wrapped ("TypeError: Exception encountered when calling X.call()."),
+    the wrapped cause (Keras prints it in bold below) is added to the line. The result is
+    one line of at most 400 characters; the full traceback stays in the run's status.json.
+    """
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    for line in reversed(lines):
+    chosen = len(lines) - 1
+    for position in range(len(lines) - 1, -1, -1):
+        line = lines[position]
         head = line.split(":", 1)[0].strip()
         if not line.startswith(" ") and head.replace(".", "").replace("_", "").isalnum() and (
             head.endswith(("Error", "Exception", "Interrupt", "Exit")) or "Error" in head
         ):
-            return line.strip()
-    return lines[-1].strip()
+            chosen = position
+            break
+    line = _ANSI.sub("", lines[chosen]).strip()
+    if _KERAS_WRAPPER in line:
+        rest = "\n".join(lines[chosen + 1:])
+        start, end = rest.find("\x1b[1m"), rest.find("\x1b[0m")
+        if start >= 0:
+            cause = " ".join(_ANSI.sub("", rest[start:end if end > start else None]).split())
+            line = f"{line.rstrip('.')}: {cause}"
+    line = " ".join(line.split())
+    return line if len(line) <= MAX_FAILURE_LINE else line[: MAX_FAILURE_LINE - 3] + "..."
 
 
 def _config_id(config: dict) -> str:

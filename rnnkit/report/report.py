@@ -29,6 +29,7 @@ import pandas as pd
 from rnnkit.checks import invalid
 from rnnkit.errors import DataError
 from rnnkit.harness import store
+from rnnkit.harness.lock import store_lock
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -526,15 +527,29 @@ def render_html(out_dir) -> str:
 
 
 def zip_folder(out_dir, zip_path) -> Path:
-    """Packs the comparison folder into one zip archive (written atomically)."""
+    """Packs the comparison folder into one zip archive (written atomically).
+
+    Only regular files inside the folder go in: symbolic links (to files or folders,
+    inside or outside it) are left out and never followed, and so are hidden files
+    (the lock, temporary files, the figures' hash).
+    """
     out_dir, zip_path = Path(out_dir).resolve(), Path(zip_path).resolve()
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = zip_path.with_name(f".{zip_path.name}.tmp-{os.getpid()}")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(out_dir.rglob("*")):
-            if path.is_file() and path != zip_path and not path.name.startswith("."):
-                archive.write(path, Path(out_dir.name) / path.relative_to(out_dir))
-    os.replace(temporary, zip_path)
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for root, folders, files in os.walk(out_dir, followlinks=False):
+                root = Path(root)
+                folders[:] = sorted(f for f in folders if not f.startswith(".") and not (root / f).is_symlink())
+                for name in sorted(files):
+                    path = root / name
+                    if name.startswith(".") or path == zip_path or path.is_symlink() or not path.is_file():
+                        continue
+                    archive.write(path, Path(out_dir.name) / path.relative_to(out_dir))
+        os.replace(temporary, zip_path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return zip_path
 
 
@@ -554,11 +569,83 @@ def build_report(out_dir, *, zip_path=None) -> Path:
         The path of report.html.
     """
     out_dir = Path(out_dir)
+    # Everything is checked before anything is written.
     if not (out_dir / store.RUNS_FOLDER).is_dir():
         raise invalid("run_dir", str(out_dir), "a folder written by `rnnkit compare` or `rnnkit train`", DataError)
-    # Tables and figures always come from the finished runs on disk, never from older files.
+    if not store.finished_run_ids(out_dir):
+        raise invalid("run_dir", str(out_dir), "a folder with at least one finished run (none has finished yet; "
+                      "run `rnnkit compare` on it again to resume)", DataError)
+    store.check_out_dir(out_dir, "run_dir")
+    if zip_path is not None:
+        zip_path = check_zip_path(zip_path)
+    with store_lock(out_dir, "rnnkit report"):
+        return _build_report_locked(out_dir, zip_path)
+
+
+def check_zip_path(zip_path, name: str = "--zip") -> Path:
+    """Checks that the archive can be written: its folder exists and is writable, the path is no folder."""
+    zip_path = Path(zip_path)
+    if zip_path.is_dir():
+        raise invalid(name, str(zip_path), "a file path for the archive (a folder of that name exists)")
+    parent = zip_path.absolute().parent
+    if not parent.exists():
+        raise invalid(name, str(zip_path), f"a path in an existing folder ({str(parent)!r} does not exist; "
+                      "create it first)")
+    if not parent.is_dir():
+        raise invalid(name, str(zip_path), f"a path in a folder ({str(parent)!r} is a file, not a folder)")
+    store.check_out_dir(parent, name)
+    return zip_path
+
+
+# Beside the comparison figures: the hash of the tables they were drawn from, and their names.
+FIGURES_HASH = ".tables.sha256"
+
+
+def _tables_hash(out_dir: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in (store.RESULTS_FILE, store.SUMMARY_FILE, store.VERDICT_FILE):
+        path = out_dir / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+    return digest.hexdigest()
+
+
+def comparison_figures_current(out_dir) -> bool:
+    """Whether the comparison figures were drawn from the tables as they are now, and all exist."""
+    import json
+
+    out_dir = Path(out_dir)
+    try:
+        record = json.loads((out_dir / store.FIGURES_FOLDER / FIGURES_HASH).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("tables") != _tables_hash(out_dir):
+        return False
+    return all((out_dir / store.FIGURES_FOLDER / str(name)).is_file() for name in record.get("figures", ()))
+
+
+def update_comparison_figures(out_dir) -> bool:
+    """Redraws the comparison figures only when the tables changed or a figure is missing.
+
+    Returns:
+        True when they were redrawn.
+    """
+    out_dir = Path(out_dir)
+    if comparison_figures_current(out_dir):
+        return False
+    record = out_dir / store.FIGURES_FOLDER / FIGURES_HASH
+    record.unlink(missing_ok=True)  # Gone while drawing: an interrupted drawing is redone.
+    written = write_comparison_figures(out_dir)
+    store.write_json(record, {"tables": _tables_hash(out_dir), "figures": sorted(p.name for p in written)})
+    return True
+
+
+def _build_report_locked(out_dir: Path, zip_path) -> Path:
+    # Tables always come from the finished runs on disk, never from older files; the
+    # figures are redrawn when those tables changed or a figure is missing.
     store.write_tables(out_dir)
-    write_comparison_figures(out_dir)
+    update_comparison_figures(out_dir)
     for run_id in store.load_results(out_dir)["run_id"]:
         if store.is_finished(out_dir, run_id) and not store.has_figures(out_dir, run_id):
             write_run_figures(out_dir, run_id)

@@ -7,7 +7,8 @@ hand-written `model.fit` stays within a few percent:
 - `GradientNormProbe`: the global gradient norm on ONE fixed probe batch at each epoch
   end (weights are copied then; the norms are computed after `fit`).
 - `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end.
-- `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite.
+- `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite, or has
+  exploded (above 1000 times the first epoch's loss).
 - `ResetStatesAtEpochStart`: resets stateful layers at each epoch and before validation.
 - `KeepBestWeights`: remembers the weights of the epoch with the best validation loss and
   puts them back when training ends, so the test split scores the selected epoch.
@@ -106,21 +107,35 @@ class SpectralRadiusRecorder(keras.callbacks.Callback):
         self.values.append(spectral_radius(self.model, self.layer_name))
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops training at the end of an epoch whose loss is NaN or infinite.
+# A loss above this many times the first epoch's counts as diverged (it will not come back).
+DIVERGENCE_FACTOR = 1e3
 
-    Checked per epoch (not per batch) to keep training free of extra device syncs;
-    `self.epoch` is the 1-based epoch where the loss broke, or None.
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the end of an epoch whose loss is NaN, infinite or exploded.
+
+    Exploded means above `factor` times the first epoch's loss (when that was finite
+    and positive). Checked per epoch (not per batch) to keep training free of extra
+    device syncs; `self.epoch` is the 1-based epoch where the loss broke, or None, and
+    `self.first_loss` the first epoch's loss.
+
+    Args:
+        factor: The growth over the first epoch's loss that counts as divergence.
     """
 
-    def __init__(self):
+    def __init__(self, factor: float = DIVERGENCE_FACTOR):
         super().__init__()
+        self.factor = factor
         self.epoch: int | None = None
         self.loss: float | None = None
+        self.first_loss: float | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         loss = float((logs or {}).get("loss", 0.0))
-        if not math.isfinite(loss):
+        if self.first_loss is None:
+            self.first_loss = loss
+        exploded = math.isfinite(self.first_loss) and self.first_loss > 0 and loss > self.factor * self.first_loss
+        if not math.isfinite(loss) or exploded:
             self.epoch, self.loss = epoch + 1, loss
             self.model.stop_training = True
 

@@ -5,8 +5,9 @@ fits it with validation data and sample weights, then scores it on the test spli
 fair metrics (see `rnnkit.training.metrics`) and collects diagnostics. While it runs,
 TensorFlow's retracing notice is hidden: each new model traces its own step functions
 once, which the notice miscounts as retracing (see `rnnkit.training.tracing`). A loss that turns
-NaN or infinite ends the run with status "nan_loss" and the history so far; it is not
-an exception, because in a comparison grid it is a result.
+NaN or infinite, or that explodes (above 1000 times the first epoch's), ends the run
+with status "diverged" and the history so far; it is not an exception, because in a
+comparison grid it is a result.
 
 Example:
 
@@ -45,7 +46,7 @@ from rnnkit.training.diagnostics import (
 )
 from rnnkit.training.environment import collect_environment
 from rnnkit.training.metrics import _take_rows, held_out_metrics, task_kind
-from rnnkit.training.result import STATUS_NAN, STATUS_OK, RunResult
+from rnnkit.training.result import STATUS_DIVERGED, STATUS_OK, RunResult
 from rnnkit.training.tracing import retracing_notice_hidden
 
 _OPTIMIZERS = {
@@ -216,7 +217,7 @@ def train(
             batch size.
 
     Returns:
-        A `RunResult`; status "ok", or "nan_loss" with the history up to the bad epoch.
+        A `RunResult`; status "ok", or "diverged" with the history up to the bad epoch.
         The model ends with the weights of the epoch with the best validation loss
         (`result.selected_epoch`), and the test metrics are computed with them;
         `result.baselines` holds the task's trivial baselines.
@@ -319,9 +320,12 @@ def train(
         selected_epoch=keep_best.selected_epoch,
     )
     if nan_stop.epoch is not None:
-        result.status = STATUS_NAN
+        result.status = STATUS_DIVERGED
+        what = (f"became {nan_stop.loss}" if not math.isfinite(nan_stop.loss) else
+                f"grew to {nan_stop.loss:.3g}, above {nan_stop.factor:g} times the first epoch's "
+                f"{nan_stop.first_loss:.3g},")
         result.error = (
-            f"Loss became {nan_stop.loss} in epoch {nan_stop.epoch} (optimizer {config.optimizer!r}, "
+            f"Loss {what} in epoch {nan_stop.epoch} (optimizer {config.optimizer!r}, "
             f"learning_rate {config.learning_rate}); training stopped. Try a smaller learning rate or "
             "gradient clipping (clipnorm / clipvalue)."
         )

@@ -9,7 +9,8 @@ import pandas as pd
 
 # Run statuses, as stored in results.csv.
 STATUS_OK = "ok"  # Trained for the configured epochs (or stopped early by patience).
-STATUS_NAN = "nan_loss"  # Training stopped because the loss became NaN or infinite.
+STATUS_DIVERGED = "diverged"  # Training stopped: the loss became NaN / infinite or exploded.
+STATUS_NAN = "nan_loss"  # The name stores written before "diverged" used; still read, no longer written.
 STATUS_FAILED = "failed"  # An exception stopped the run; `error` holds the traceback.
 
 
@@ -18,7 +19,7 @@ class RunResult:
     """The outcome of `train` (and of one harness run).
 
     Attributes:
-        status: One of "ok", "nan_loss", "failed".
+        status: One of "ok", "diverged", "failed" ("nan_loss" in older stores).
         history: One row per finished epoch: `epoch`, `loss`, `val_loss`, each compiled
             metric and its `val_` twin, `learning_rate`, `epoch_seconds`, `grad_norm`.
         metrics: Final held-out (test) metrics, e.g. {"loss": .., "accuracy": ..,
@@ -39,7 +40,7 @@ class RunResult:
             (`rnnkit.training.baselines.task_baselines`).
         selected_epoch: The epoch (1-based) with the best validation loss, whose weights
             the test metrics were computed with.
-        error: Traceback text when status is "failed", or the NaN message.
+        error: Traceback text when status is "failed", or the divergence message.
         model: The trained keras.Model (not stored on disk).
         predictions: The model's outputs on the test split that `metrics` were computed
             from, in row order (not stored on disk; the harness plots from them).

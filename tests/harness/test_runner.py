@@ -59,7 +59,7 @@ class FakeTrainer:
             diagnostics={"gradient_flow": [1.0, 0.5, 0.25, 0.125]},
         )
         if key in self.nan_on:
-            result.status, result.error = "nan_loss", "Loss became nan in epoch 2."
+            result.status, result.error = "diverged", "Loss became nan in epoch 2."
             result.history.loc[1:, ["loss", "val_loss"]] = np.nan
         return result
 
@@ -125,7 +125,7 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path):
     assert failed["error"].iloc[0] == "RuntimeError: boom in gru"
     status = store.read_status(tmp_path / "out", failed["run_id"].iloc[0])
     assert "Traceback (most recent call last)" in status["error"]
-    nan = results[results["status"] == "nan_loss"]
+    nan = results[results["status"] == "diverged"]
     assert list(nan["label"]) == ["parity simple_rnn u4 L1 seed1"]
     assert nan["error"].iloc[0] == "Loss became nan in epoch 2."
     assert (results["status"] == "ok").sum() == 14

@@ -159,7 +159,7 @@ def test_nan_loss_stops_the_run_with_a_status_and_keeps_history():
     # Inputs around 1e30 make the squared error overflow float32 at once.
     task = regression_task(scale=1e30)
     result = train(rnn_regressor(cell=keras.layers.LSTM), task, TrainConfig(epochs=5, batch_size=8))
-    assert result.status == "nan_loss"
+    assert result.status == "diverged"
     assert len(result.history) == 1  # Stopped after the first epoch, which is kept.
     assert not np.isfinite(result.history["loss"].iloc[0])
     assert "Loss became" in result.error and "in epoch 1" in result.error and "learning rate" in result.error
