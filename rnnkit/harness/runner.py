@@ -367,7 +367,13 @@ def _hparams_values(run: RunConfig) -> dict:
     return values
 
 
-_HPARAMS_METRICS = ("final_loss", "final_val_loss", "best_val_loss")
+# The metrics of the HParams dashboard: losses, the held-out metrics at the selected epoch
+# (the compiled ones of each task kind) and the test metrics of every task kind.
+_HPARAMS_METRICS = (
+    "final_loss", "final_val_loss", "best_val_loss", "best_val_mae", "best_val_accuracy",
+    "test_loss", "test_mse", "test_mae", "test_accuracy", "test_perplexity", "test_token_accuracy",
+    "test_exact_match",
+)
 _HPARAMS_ALWAYS = ("task", "cell", "variety", "units", "seed")
 
 
@@ -393,21 +399,43 @@ def _write_hparams_config(out_dir, names) -> None:
         )
 
 
-def _write_hparams(out_dir, run: RunConfig, result: RunResult, names) -> None:
-    """Writes the run's hyperparameters and final metrics in its TensorBoard folder."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
+def _hparams_scores(result: RunResult) -> dict:
+    """The run's numbers for the HParams dashboard (see `_HPARAMS_METRICS`)."""
     history = result.history if isinstance(result.history, pd.DataFrame) else pd.DataFrame()
     scores = {}
     if len(history) and "loss" in history:
         scores["final_loss"] = float(history["loss"].iloc[-1])
     if len(history) and "val_loss" in history:
         scores["final_val_loss"] = float(history["val_loss"].iloc[-1])
-        scores["best_val_loss"] = float(history["val_loss"].min())
+        selected = store.selected_epoch(history, result.selected_epoch)
+        for name in ("val_loss", "val_mae", "val_accuracy"):
+            if name in history and selected:
+                scores[f"best_{name}"] = float(history[name].iloc[selected - 1])
+    for name, value in (result.metrics or {}).items():
+        if f"test_{name}" in _HPARAMS_METRICS and isinstance(value, (int, float)):
+            scores[f"test_{name}"] = float(value)
+    return {name: value for name, value in scores.items() if np.isfinite(value)}
+
+
+def _write_hparams(out_dir, run: RunConfig, result: RunResult, names) -> None:
+    """Writes the run's hyperparameters, held-out and test metrics and its end status.
+
+    The trial is named by the run's label, so the dashboard reads like the report; the
+    session ends with SUCCESS for a finished run and FAILURE otherwise.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hparams_summary
+
+    scores = _hparams_scores(result)
+    steps = len(result.history) if isinstance(result.history, pd.DataFrame) else 0
     log_dir = Path(out_dir) / "tensorboard" / run.run_id / "hparams"
     with tf.summary.create_file_writer(str(log_dir)).as_default():
         values = _hparams_values(run)
-        hp.hparams({name: values[name] for name in names if name in values}, trial_id=run.run_id)
+        hp.hparams({name: values[name] for name in names if name in values}, trial_id=run.label or run.run_id)
         for name, value in scores.items():
-            tf.summary.scalar(name, value, step=len(history))
+            tf.summary.scalar(name, value, step=steps)
+        status = api_pb2.STATUS_SUCCESS if result.ok else api_pb2.STATUS_FAILURE
+        end = hparams_summary.session_end_pb(status)
+        tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=steps)

@@ -245,6 +245,21 @@ def test_tensorboard_hparams_summary_lists_the_swept_settings(tmp_path):
     (start,) = [r.session_start_info for r in hparams_records(out / first.run_id / "hparams")
                 if r.HasField("session_start_info")]
     assert start.hparams["cell"].string_value == "simple_rnn" and start.hparams["units"].number_value == 2
+    # Trials are named by the run's label and end with the run's status.
+    assert start.group_name == first.label
+    (end,) = [r.session_end_info for r in hparams_records(out / first.run_id / "hparams")
+              if r.HasField("session_end_info")]
+    assert end.status == 1  # STATUS_SUCCESS
+    # Held-out and test metrics are declared, and each run records its own.
+    declared = [info.name.tag for info in experiment.metric_infos]
+    assert {"best_val_loss", "test_loss", "test_mse", "test_accuracy", "test_perplexity"} <= set(declared)
+    scalars = {value.tag: tf.make_ndarray(value.tensor).item()
+               for path in (out / first.run_id / "hparams").glob("events*")
+               for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value
+               if value.metadata.plugin_data.plugin_name == "scalars"}
+    # FakeTrainer: val_loss = 1 / (units * epoch) + 0.01 * seed, lowest at the last of 3 epochs.
+    assert scalars["best_val_loss"] == pytest.approx(1 / (2 * 3))
+    assert scalars["test_loss"] == pytest.approx(2 / (2 * 3))
 
 
 def test_the_trainers_test_predictions_are_plotted_without_predicting_again(tmp_path):
