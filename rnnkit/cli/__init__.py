@@ -45,6 +45,20 @@ def import_tensorflow_quietly() -> None:
         os.close(null_device)
 
 
+def select_backend(args) -> None:
+    """Resolves `--backend` (auto, tensorflow, jax) for the planned runs and sets KERAS_BACKEND.
+
+    Without the flag, an explicit KERAS_BACKEND is followed, else `auto` decides.
+    """
+    import os
+
+    from rnnkit.backend import resolve_backend, use_backend
+
+    requested = args.backend or ("auto" if not os.environ.get("KERAS_BACKEND") else os.environ["KERAS_BACKEND"])
+    runs = args.planned_runs(args) if requested == "auto" else []
+    args.backend = use_backend(resolve_backend(requested, runs))
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
 
@@ -72,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if getattr(args, "verbose", False):
-        from rnnkit.startup import set_verbose
-
-        set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
-    elif args.command in NEEDS_TENSORFLOW:
-        import_tensorflow_quietly()
     try:
+        if getattr(args, "backend", "") != "":
+            select_backend(args)  # Before anything imports Keras (its backend is fixed at import).
+        if getattr(args, "verbose", False):
+            from rnnkit.startup import set_verbose
+
+            set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
+        elif args.command in NEEDS_TENSORFLOW:
+            import_tensorflow_quietly()
         return int(args.run(args) or 0)
     except RnnkitError as error:
         print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)

@@ -68,12 +68,12 @@ class GradientNormProbe(keras.callbacks.Callback):
         self.values: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.snapshots.append([weight.numpy() for weight in self.model.trainable_weights])
+        self.snapshots.append([np.array(weight) for weight in self.model.trainable_weights])
 
     def compute(self) -> list[float]:
         """Returns the gradient norm at each recorded epoch, leaving the model's weights as they are."""
         model = self.model
-        final = [weight.numpy() for weight in model.trainable_weights]
+        final = [np.array(weight) for weight in model.trainable_weights]
         options = {"loss": self.loss, "sample_weight": self.sample_weight}
         if len(self.snapshots) >= COMPILE_FROM_EPOCHS:
             measure = compiled_gradient_norm(model, self.x, self.y, **options)

@@ -2,7 +2,9 @@
 spectral radius of the recurrent matrix, hidden-state saturation, and sample outputs.
 
 All of these run outside the training loop, on a small probe batch, eagerly (no graph
-tracing), so asking for them does not slow `model.fit` down.
+tracing), so asking for them does not slow `model.fit` down. They are written with
+`keras.ops` and run on the TensorFlow and the JAX backend alike; the gradient itself is
+taken by `rnnkit.training.gradients`, the one backend-specific module.
 
 - `gradient_flow` measures ||dL/dx_t||, the gradient of the loss with respect to the
   *input sequence of the first recurrent layer* at every time step t (the embedding
@@ -23,11 +25,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from rnnkit.checks import check_positive_int, invalid
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import cell_for_layer
+from rnnkit.training.gradients import compiled, value_and_gradients
 from rnnkit.training.metrics import _take_rows, reset_recurrent_states
 
 
@@ -70,9 +72,9 @@ def _loss_function(model, loss):
     def mean_loss(y, y_pred, sample_weight=None):
         values = per_entry(y, y_pred)  # (batch,) or (batch, timesteps)
         if sample_weight is None:
-            return tf.reduce_mean(values)
-        weights = tf.cast(tf.reshape(sample_weight, tf.shape(values)), values.dtype)
-        return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1e-12)
+            return keras.ops.mean(values)
+        weights = keras.ops.cast(keras.ops.reshape(sample_weight, keras.ops.shape(values)), values.dtype)
+        return keras.ops.sum(values * weights) / keras.ops.maximum(keras.ops.sum(weights), 1e-12)
 
     return mean_loss
 
@@ -88,7 +90,8 @@ def _structured(model, x):
 def gradient_norm(model, x, y, *, loss=None, sample_weight=None) -> float:
     """Returns the global L2 norm of dL/dw over all trainable weights, on one batch.
 
-    This is the gradient before any clipping; the optimizer clips afterwards.
+    This is the gradient before any clipping; the optimizer clips afterwards. The model
+    runs in inference mode (no dropout) and its weights and states are left unchanged.
 
     Args:
         model: A Keras model.
@@ -100,16 +103,17 @@ def gradient_norm(model, x, y, *, loss=None, sample_weight=None) -> float:
     Returns:
         sqrt(sum over weights of ||dL/dw||^2).
     """
-    return float(_global_gradient_norm(model, _structured(model, x), y, _loss_function(model, loss), sample_weight))
+    norm_of = _norm_function(model, _structured(model, x), y, _loss_function(model, loss), sample_weight)
+    return float(norm_of(*_current_values(model.trainable_variables)))
 
 
 def compiled_gradient_norm(model, x, y, *, loss=None, sample_weight=None):
     """Returns a zero-argument function that computes `gradient_norm` on this batch as a graph.
 
-    Tracing costs about as much as four eager calls, after which each call is roughly ten
-    times faster; worth it when the same batch is measured at many sets of weights (the
-    per-epoch gradient-norm replay). The function reads the model's current weights on
-    every call.
+    Tracing (`tf.function` or `jax.jit`) costs about as much as four eager calls, after
+    which each call is roughly ten times faster; worth it when the same batch is measured
+    at many sets of weights (the per-epoch gradient-norm replay). The function reads the
+    model's current weights on every call.
 
     Args:
         model, x, y, loss, sample_weight: As for `gradient_norm`.
@@ -117,16 +121,27 @@ def compiled_gradient_norm(model, x, y, *, loss=None, sample_weight=None):
     Returns:
         A function `() -> float`.
     """
-    inputs, loss_fn = _structured(model, x), _loss_function(model, loss)
-    graph = tf.function(lambda: _global_gradient_norm(model, inputs, y, loss_fn, sample_weight), autograph=False)
-    return lambda: float(graph())
+    graph = compiled(_norm_function(model, _structured(model, x), y, _loss_function(model, loss), sample_weight))
+    return lambda: float(graph(*_current_values(model.trainable_variables)))
 
 
-def _global_gradient_norm(model, inputs, y, loss_fn, sample_weight):
-    with tf.GradientTape() as tape:
-        value = loss_fn(y, model(inputs, training=False), sample_weight=sample_weight)
-    gradients = tape.gradient(value, model.trainable_variables)
-    return tf.linalg.global_norm([gradient for gradient in gradients if gradient is not None])
+def _current_values(variables) -> list:
+    return [keras.ops.convert_to_tensor(variable) for variable in variables]
+
+
+def _norm_function(model, inputs, y, loss_fn, sample_weight):
+    """Returns `f(*trainable_values) -> global gradient norm` (pure in its arguments)."""
+    non_trainable = _current_values(model.non_trainable_variables)
+
+    def loss_at(*trainable):
+        outputs, _ = model.stateless_call(list(trainable), non_trainable, inputs, training=False)
+        return loss_fn(y, outputs, sample_weight=sample_weight)
+
+    def norm_of(*trainable):
+        _, gradients = value_and_gradients(loss_at, trainable)
+        return keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(gradient)) for gradient in gradients))
+
+    return norm_of
 
 
 def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, sample_weight=None) -> np.ndarray:
@@ -134,6 +149,10 @@ def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, samp
 
     The loss is averaged over the batch and the norm is taken over features, then
     averaged over samples, so the values are comparable across batch sizes.
+
+    How: the layer's input sequence is shifted by a zero tensor `delta` of its shape, so
+    dL/d(delta) equals dL/d(sequence) on every backend (a tensor inside the model cannot
+    be differentiated directly on JAX).
 
     Args:
         model: A Keras model with a recurrent layer.
@@ -155,29 +174,43 @@ def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, samp
     """
     layer = find_recurrent_layer(model, layer_name)
     loss_fn = _loss_function(model, loss)
-    captured = []
+    inputs = _structured(model, x)
     original_call = layer.call
-    with tf.GradientTape() as tape:
+    shapes = []
 
-        def watched_call(sequences, *args, **kwargs):
-            # Watch the exact tensor the layer consumes, so the tape records every use of it.
-            tape.watch(sequences)
-            captured.append(sequences)
-            return original_call(sequences, *args, **kwargs)
-
-        # Shadow the bound method on this instance only, and always restore it.
-        object.__setattr__(layer, "call", watched_call)
+    def run_with(call):
+        # Shadow the bound method on this instance only, and always restore it. The
+        # stateless scope keeps a stateful layer's state (and JAX tracers) out of its variables.
+        object.__setattr__(layer, "call", call)
         try:
             reset_recurrent_states(model)
-            predictions = model(_structured(model, x), training=False)
+            with keras.StatelessScope():
+                return model(inputs, training=False)
         finally:
             object.__delattr__(layer, "call")
-        value = loss_fn(y, predictions, sample_weight=sample_weight)
-    if not captured:
+
+    def recording_call(sequences, *args, **kwargs):
+        if not shapes:
+            shapes.append(tuple(sequences.shape))
+        return original_call(sequences, *args, **kwargs)
+
+    run_with(recording_call)
+    if not shapes:
         raise ConfigError(f"Layer {layer.name!r} was not called when running the model; cannot measure its gradient.")
-    gradient = tape.gradient(value, captured[0])
-    if gradient is None:
-        return np.zeros(int(captured[0].shape[1]))
+
+    def loss_at(delta):
+        shifted = []
+
+        def shifted_call(sequences, *args, **kwargs):
+            # Only the first call is the one measured (a shared layer may be called again).
+            if not shifted:
+                shifted.append(True)
+                sequences = sequences + keras.ops.cast(delta, sequences.dtype)
+            return original_call(sequences, *args, **kwargs)
+
+        return loss_fn(y, run_with(shifted_call), sample_weight=sample_weight)
+
+    _, (gradient,) = value_and_gradients(loss_at, [np.zeros(shapes[0], dtype="float32")])
     # (batch, timesteps, features) -> norm over features, mean over the batch.
     return np.linalg.norm(np.asarray(gradient, dtype="float64"), axis=-1).mean(axis=0)
 

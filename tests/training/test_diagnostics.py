@@ -16,6 +16,9 @@ from rnnkit.training.diagnostics import (
     spectral_radius,
 )
 
+# Backend-neutral: CI also runs this module under KERAS_BACKEND=jax (`pytest -m jax`).
+pytestmark = pytest.mark.jax
+
 
 def linear_rnn(recurrent_weight, timesteps=6, return_sequences=False):
     """h_t = x_t + w * h_{t-1} (1 unit, no bias), read out by a Dense of weight 1."""
