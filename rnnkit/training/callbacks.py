@@ -59,11 +59,16 @@ class GradientNormProbe(keras.callbacks.Callback):
     Args:
         x, y, sample_weight: The probe batch.
         loss: A Keras loss name.
+        measure: Optional `measure(x, y, sample_weight) -> (norm, flow)` from
+            `rnnkit.training.diagnostics.probe_gradients`, shared with the gradient-flow
+            diagnostics so that one compiled pass serves both; default: `gradient_norm`
+            (compiled from `COMPILE_FROM_EPOCHS` epochs on).
     """
 
-    def __init__(self, x, y, sample_weight=None, loss=None):
+    def __init__(self, x, y, sample_weight=None, loss=None, measure=None):
         super().__init__()
         self.x, self.y, self.sample_weight, self.loss = x, y, sample_weight, loss
+        self.measure = measure
         self.snapshots: list[list[np.ndarray]] = []
         self.values: list[float] = []
 
@@ -75,7 +80,9 @@ class GradientNormProbe(keras.callbacks.Callback):
         model = self.model
         final = [np.array(weight) for weight in model.trainable_weights]
         options = {"loss": self.loss, "sample_weight": self.sample_weight}
-        if len(self.snapshots) >= COMPILE_FROM_EPOCHS:
+        if self.measure is not None:
+            measure = lambda: self.measure(self.x, self.y, self.sample_weight)[0]
+        elif len(self.snapshots) >= COMPILE_FROM_EPOCHS:
             measure = compiled_gradient_norm(model, self.x, self.y, **options)
         else:
             measure = lambda: gradient_norm(model, self.x, self.y, **options)

@@ -215,6 +215,80 @@ def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, samp
     return np.linalg.norm(np.asarray(gradient, dtype="float64"), axis=-1).mean(axis=0)
 
 
+def probe_gradients(model, *, loss=None, layer_name: str | None = None, compile: bool = True):
+    """Returns `measure(x, y, sample_weight) -> (gradient_norm, gradient_flow)` in one pass.
+
+    One backward pass gives both diagnostics `train` needs on a probe batch: the global
+    gradient norm over the trainable weights (as `gradient_norm`) and the gradient per
+    time step at the first recurrent layer's input (as `gradient_flow`; None for a model
+    without recurrent layers). With `compile=True` the pass is traced once (`tf.function`
+    / `jax.jit`) and every later call on batches of the same shape reuses it: the
+    per-epoch gradient norms and the flow before and after training then cost one
+    compilation per run instead of one eager pass each (on JAX an eager pass through a
+    recurrent layer is slow, seconds for an LSTM of 128 units). The weights are read at
+    each call; the model, its weights and states are left unchanged.
+
+    Args:
+        model: A Keras model.
+        loss: A Keras loss name; defaults to the compiled loss.
+        layer_name: Which recurrent layer the flow is measured at; default the first.
+        compile: Trace the pass once (faster from a few calls on); False runs it eagerly.
+
+    Returns:
+        A function `(x, y, sample_weight=None) -> (float, np.ndarray | None)`.
+    """
+    loss_fn = _loss_function(model, loss)
+    layer = find_recurrent_layer(model, layer_name) if recurrent_layers(model) else None
+    original_call = layer.call if layer is not None else None
+
+    def norm_and_flow(trainable, non_trainable, inputs, y, sample_weight, delta):
+        def loss_at(delta, *trainable):
+            shifted = []
+
+            def shifted_call(sequences, *args, **kwargs):
+                if not shifted:  # Only the first call of the layer is measured.
+                    shifted.append(True)
+                    sequences = sequences + keras.ops.cast(delta, sequences.dtype)
+                return original_call(sequences, *args, **kwargs)
+
+            if layer is not None:
+                object.__setattr__(layer, "call", shifted_call)
+            try:
+                outputs, _ = model.stateless_call(list(trainable), non_trainable, inputs, training=False)
+            finally:
+                if layer is not None:
+                    object.__delattr__(layer, "call")
+            return loss_fn(y, outputs, sample_weight=sample_weight)
+
+        _, gradients = value_and_gradients(loss_at, [delta, *trainable])
+        norm = keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(gradient)) for gradient in gradients[1:]))
+        # (batch, timesteps, features) -> norm over features, mean over the batch.
+        flow = keras.ops.mean(keras.ops.sqrt(keras.ops.sum(keras.ops.square(gradients[0]), axis=-1)), axis=0)
+        return norm, flow
+
+    run = compiled(norm_and_flow) if compile else norm_and_flow
+
+    def measure(x, y, sample_weight=None):
+        inputs = _structured(model, x)
+        reset_recurrent_states(model)
+        delta = np.zeros(_sequence_shape(layer, x) if layer is not None else (1, 1, 1), dtype="float32")
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
+        norm, flow = run(_current_values(model.trainable_variables), _current_values(model.non_trainable_variables),
+                         inputs, y, weights, delta)
+        return float(norm), (np.asarray(flow, dtype="float64") if layer is not None else None)
+
+    return measure
+
+
+def _sequence_shape(layer, x) -> tuple:
+    """The shape of the sequence `layer` receives for the batch `x` (from the model's graph)."""
+    sequences = layer.input
+    if isinstance(sequences, (list, tuple)):
+        sequences = sequences[0]
+    batch = len(next(iter(x.values())) if isinstance(x, dict) else x)
+    return (batch, *tuple(sequences.shape[1:]))
+
+
 def _cell_of(layer):
     """Returns the (forward) Keras RNN layer behind `layer` (unwrapping Bidirectional)."""
     if isinstance(layer, keras.layers.Bidirectional):
