@@ -8,10 +8,11 @@ before anything imports Keras, with `resolve_backend`, and `use_backend` sets it
 Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 `benchmarks/bench_backends.py` and the README's speed section):
 
-- JAX compiles each new model with XLA, a fixed cost of about 1-2 s per run, so tiny runs
+- JAX compiles each new model with XLA, a fixed cost per run (from about 1 s for the
+  quick grid's models to about 10 s for an LSTM of 128 units on 35 steps), so small runs
   (the quick grid: 400 samples, 10 steps, 8 units, 2 epochs) are faster on TensorFlow.
 - Once compiled, a JAX training step is 1.3-2.8x faster (char LM, LSTM/GRU/SimpleRNN at
-  32-256 units), so longer runs are faster on JAX.
+  32-256 units), so long runs are faster on JAX.
 
 `auto` therefore estimates the work of a run (`run_work`: multiply-adds of the recurrent
 layers over all training epochs) and picks JAX from `JAX_FROM_WORK` on. For a grid the
@@ -39,11 +40,12 @@ from rnnkit.errors import ConfigError
 
 BACKENDS = ("tensorflow", "jax")
 CHOICES = ("auto", *BACKENDS)
-# Multiply-adds of training (all epochs) from which `auto` picks JAX. A JAX run pays
-# about 1-2 s of compiling more than TensorFlow and then trains 1.3-2.8x faster; on the
-# 2-core machine TensorFlow does about 1e9 recurrent multiply-adds per second of an LM
-# epoch (char LM, LSTM 32 and 128), so JAX wins from a few seconds of TensorFlow training.
-JAX_FROM_WORK = 5e9
+# Multiply-adds of training (all epochs, as `run_work` counts them) from which `auto` picks
+# JAX. Measured on the 2-core machine with the char LM, LSTM 128 (`bench_backends.py`):
+# TensorFlow trains about 6e9 of them per second and JAX 2-2.5x faster, while JAX spends
+# about 10 s more per run compiling (first epoch, probe and predict steps). JAX wins when
+# 0.6 x the TensorFlow training time exceeds that: from about 17 s, i.e. 1e11.
+JAX_FROM_WORK = 1e11
 # Gate blocks per cell: the recurrent multiply-adds per step are gates * units * (units + inputs).
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 

@@ -13,7 +13,8 @@ import pytest
 from rnnkit.backend import JAX_FROM_WORK, choose_backend, resolve_backend, run_work, use_backend
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
-from rnnkit.harness.grid import expand_grid
+from rnnkit.harness.defaults import default_grid_dict
+from rnnkit.harness.grid import expand_grid, load_grid
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,6 +73,8 @@ def test_auto_picks_tensorflow_for_the_quick_grid_and_jax_for_a_char_lm(shared_d
     quick = expand_grid({"tasks": [{"name": "adding", "options": {"timesteps": 10, "num_samples": 400}}],
                          "cells": ["simple_rnn", "lstm", "gru"], "model": {"units": 8}, "train": {"epochs": 2}})
     assert choose_backend(quick) == "tensorflow"
+    for quick_size in (True, False):  # Both built-in grids: small runs, compiling does not pay.
+        assert choose_backend(expand_grid(load_grid(default_grid_dict(quick_size)))) == "tensorflow"
     lm = expand_grid({"tasks": [{"name": "timemachine_lm", "options": {"timesteps": 35}}], "cells": ["lstm"],
                       "model": {"units": 128}, "train": {"epochs": 10, "batch_size": 64}})
     assert run_work(lm[0]) >= JAX_FROM_WORK

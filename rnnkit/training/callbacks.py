@@ -5,7 +5,8 @@ hand-written `model.fit` stays within a few percent:
 
 - `EpochLogger`: wall seconds per epoch and the optimizer's learning rate.
 - `GradientNormProbe`: the global gradient norm on ONE fixed probe batch at each epoch
-  end (weights are copied then; the norms are computed after `fit`).
+  end (weights are copied then; the norms are computed after `fit`, by one pass traced
+  once per run on JAX and from a few epochs on TensorFlow, see `train`).
 - `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end.
 - `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite.
 - `ResetStatesAtEpochStart`: resets stateful layers at each epoch and before validation.

@@ -1,8 +1,9 @@
 """Diagnostics of a recurrent network: gradient flow per time step, gradient norm,
 spectral radius of the recurrent matrix, hidden-state saturation, and sample outputs.
 
-All of these run outside the training loop, on a small probe batch, eagerly (no graph
-tracing), so asking for them does not slow `model.fit` down. They are written with
+All of these run outside the training loop, on a small probe batch, so asking for them
+does not slow `model.fit` down; `probe_gradients` (what `train` uses) gives the gradient
+norm and the gradient flow in one pass, traced once per run. They are written with
 `keras.ops` and run on the TensorFlow and the JAX backend alike; the gradient itself is
 taken by `rnnkit.training.gradients`, the one backend-specific module.
 
