@@ -20,6 +20,9 @@ from rnnkit.params import (
     recurrent_params,
 )
 
+# Backend-neutral: CI also runs this module under KERAS_BACKEND=jax (`pytest -m jax`).
+pytestmark = pytest.mark.jax
+
 
 def test_hand_computed_counts():
     # LSTM(32) on 10 features: 4 * 32 * (32 + 10 + 1) = 4 * 32 * 43.

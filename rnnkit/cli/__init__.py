@@ -50,6 +50,20 @@ def import_tensorflow_quietly() -> None:
         os.close(null_device)
 
 
+def select_backend(args) -> None:
+    """Resolves `--backend` (auto, tensorflow, jax) for the planned runs and sets KERAS_BACKEND.
+
+    Without the flag, an explicit KERAS_BACKEND is followed, else `auto` decides.
+    """
+    import os
+
+    from rnnkit.backend import resolve_backend, use_backend
+
+    requested = args.backend or ("auto" if not os.environ.get("KERAS_BACKEND") else os.environ["KERAS_BACKEND"])
+    runs = args.planned_runs(args) if requested == "auto" else []
+    args.backend = use_backend(resolve_backend(requested, runs))
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
 
@@ -80,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "check", None) is not None:
             args.check(args)
+        if getattr(args, "backend", "") != "":
+            select_backend(args)  # Before anything imports Keras (its backend is fixed at import).
         if getattr(args, "verbose", False):
             from rnnkit.startup import set_verbose
 

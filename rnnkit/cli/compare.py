@@ -49,6 +49,9 @@ def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
                         "activations) exceeds SIZE, e.g. 8G or 512M; 'none' turns the guard off "
                         "(default: 80%% of the available memory)")
     parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch progress")
+    parser.add_argument("--backend", choices=("auto", "tensorflow", "jax"), default=None,
+                        help="Keras backend (default: KERAS_BACKEND if set, else auto: TensorFlow for "
+                        "small runs, JAX for large ones; recorded in each run's environment)")
 
 
 def apply_flags(grid: dict, args) -> dict:
@@ -98,7 +101,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="run the failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar over runs")
-    parser.set_defaults(run=run, check=check)
+    parser.set_defaults(run=run, check=check, planned_runs=planned_runs)
+
+
+def planned_runs(args) -> list:
+    """The runs the arguments describe (for `--backend auto`; Keras is not imported)."""
+    from rnnkit.harness.grid import expand_grid, load_grid
+
+    return expand_grid(load_grid(build_grid(args)))
 
 
 def build_grid(args) -> dict:
@@ -183,7 +193,7 @@ def run(args) -> int:
 
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
-    print(f"rnnkit compare: writing to {out_dir}")
+    print(f"rnnkit compare: writing to {out_dir} (Keras backend {args.backend})")
     results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
                       tensorboard=args.tensorboard, retry_failed=args.retry_failed, max_memory=args.max_memory)
     print_failures(results)

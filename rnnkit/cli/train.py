@@ -131,7 +131,7 @@ def add_parser(subparsers) -> None:
                         help=f"any ModelSpec setting (repeatable): {', '.join(model_keys())}")
     parser.add_argument("--train", action="append", default=[], metavar="KEY=VALUE", dest="train_settings",
                         help=f"any TrainConfig setting (repeatable): {', '.join(train_keys())}")
-    parser.set_defaults(run=run, check=check)
+    parser.set_defaults(run=run, check=check, planned_runs=planned_runs)
 
 
 def check(args) -> None:
@@ -139,6 +139,13 @@ def check(args) -> None:
     from rnnkit.harness.grid import load_grid
 
     check_common(args, load_grid(build_train_grid(args)))
+
+
+def planned_runs(args) -> list:
+    """The one run the arguments describe (for `--backend auto`; Keras is not imported)."""
+    from rnnkit.harness.grid import expand_grid
+
+    return expand_grid(build_train_grid(args))
 
 
 def build_train_grid(args) -> dict:
@@ -178,7 +185,7 @@ def run(args) -> int:
 
     (run_config,) = expand_grid(build_train_grid(args))
     out_dir = args.out or default_out_dir("train")
-    print(f"rnnkit train: {run_config.label} -> {out_dir}")
+    print(f"rnnkit train: {run_config.label} -> {out_dir} (Keras backend {args.backend})")
     results = run_single(run_config, out_dir, verbose=2 if args.verbose else 0, tensorboard=args.tensorboard,
                          max_memory=args.max_memory)
     print_table(results)

@@ -5,7 +5,8 @@ hand-written `model.fit` stays within a few percent:
 
 - `EpochLogger`: wall seconds per epoch and the optimizer's learning rate.
 - `GradientNormProbe`: the global gradient norm on ONE fixed probe batch at each epoch
-  end (weights are copied then; the norms are computed after `fit`).
+  end (weights are copied then; the norms are computed after `fit`, by one pass traced
+  once per run on JAX and from a few epochs on TensorFlow, see `train`).
 - `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end.
 - `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite, or has
   exploded (above 1000 times the first epoch's loss).
@@ -60,23 +61,30 @@ class GradientNormProbe(keras.callbacks.Callback):
     Args:
         x, y, sample_weight: The probe batch.
         loss: A Keras loss name.
+        measure: Optional `measure(x, y, sample_weight) -> (norm, flow)` from
+            `rnnkit.training.diagnostics.probe_gradients`, shared with the gradient-flow
+            diagnostics so that one compiled pass serves both; default: `gradient_norm`
+            (compiled from `COMPILE_FROM_EPOCHS` epochs on).
     """
 
-    def __init__(self, x, y, sample_weight=None, loss=None):
+    def __init__(self, x, y, sample_weight=None, loss=None, measure=None):
         super().__init__()
         self.x, self.y, self.sample_weight, self.loss = x, y, sample_weight, loss
+        self.measure = measure
         self.snapshots: list[list[np.ndarray]] = []
         self.values: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.snapshots.append([weight.numpy() for weight in self.model.trainable_weights])
+        self.snapshots.append([np.array(weight) for weight in self.model.trainable_weights])
 
     def compute(self) -> list[float]:
         """Returns the gradient norm at each recorded epoch, leaving the model's weights as they are."""
         model = self.model
-        final = [weight.numpy() for weight in model.trainable_weights]
+        final = [np.array(weight) for weight in model.trainable_weights]
         options = {"loss": self.loss, "sample_weight": self.sample_weight}
-        if len(self.snapshots) >= COMPILE_FROM_EPOCHS:
+        if self.measure is not None:
+            measure = lambda: self.measure(self.x, self.y, self.sample_weight)[0]
+        elif len(self.snapshots) >= COMPILE_FROM_EPOCHS:
             measure = compiled_gradient_norm(model, self.x, self.y, **options)
         else:
             measure = lambda: gradient_norm(model, self.x, self.y, **options)

@@ -1,8 +1,11 @@
 """Diagnostics of a recurrent network: gradient flow per time step, gradient norm,
 spectral radius of the recurrent matrix, hidden-state saturation, and sample outputs.
 
-All of these run outside the training loop, on a small probe batch, eagerly (no graph
-tracing), so asking for them does not slow `model.fit` down.
+All of these run outside the training loop, on a small probe batch, so asking for them
+does not slow `model.fit` down; `probe_gradients` (what `train` uses) gives the gradient
+norm and the gradient flow in one pass, traced once per run. They are written with
+`keras.ops` and run on the TensorFlow and the JAX backend alike; the gradient itself is
+taken by `rnnkit.training.gradients`, the one backend-specific module.
 
 - `gradient_flow` measures ||dL/dx_t||, the gradient of the loss with respect to the
   *input sequence of the first recurrent layer* at every time step t (the embedding
@@ -23,11 +26,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from rnnkit.checks import check_positive_int, invalid
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import cell_for_layer
+from rnnkit.training.gradients import compiled, value_and_gradients
 from rnnkit.training.metrics import _take_rows, reset_recurrent_states
 
 
@@ -70,9 +73,9 @@ def _loss_function(model, loss):
     def mean_loss(y, y_pred, sample_weight=None):
         values = per_entry(y, y_pred)  # (batch,) or (batch, timesteps)
         if sample_weight is None:
-            return tf.reduce_mean(values)
-        weights = tf.cast(tf.reshape(sample_weight, tf.shape(values)), values.dtype)
-        return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1e-12)
+            return keras.ops.mean(values)
+        weights = keras.ops.cast(keras.ops.reshape(sample_weight, keras.ops.shape(values)), values.dtype)
+        return keras.ops.sum(values * weights) / keras.ops.maximum(keras.ops.sum(weights), 1e-12)
 
     return mean_loss
 
@@ -88,7 +91,8 @@ def _structured(model, x):
 def gradient_norm(model, x, y, *, loss=None, sample_weight=None) -> float:
     """Returns the global L2 norm of dL/dw over all trainable weights, on one batch.
 
-    This is the gradient before any clipping; the optimizer clips afterwards.
+    This is the gradient before any clipping; the optimizer clips afterwards. The model
+    runs in inference mode (no dropout) and its weights and states are left unchanged.
 
     Args:
         model: A Keras model.
@@ -100,16 +104,17 @@ def gradient_norm(model, x, y, *, loss=None, sample_weight=None) -> float:
     Returns:
         sqrt(sum over weights of ||dL/dw||^2).
     """
-    return float(_global_gradient_norm(model, _structured(model, x), y, _loss_function(model, loss), sample_weight))
+    norm_of = _norm_function(model, _structured(model, x), y, _loss_function(model, loss), sample_weight)
+    return float(norm_of(*_current_values(model.trainable_variables)))
 
 
 def compiled_gradient_norm(model, x, y, *, loss=None, sample_weight=None):
     """Returns a zero-argument function that computes `gradient_norm` on this batch as a graph.
 
-    Tracing costs about as much as four eager calls, after which each call is roughly ten
-    times faster; worth it when the same batch is measured at many sets of weights (the
-    per-epoch gradient-norm replay). The function reads the model's current weights on
-    every call.
+    Tracing (`tf.function` or `jax.jit`) costs about as much as four eager calls, after
+    which each call is roughly ten times faster; worth it when the same batch is measured
+    at many sets of weights (the per-epoch gradient-norm replay). The function reads the
+    model's current weights on every call.
 
     Args:
         model, x, y, loss, sample_weight: As for `gradient_norm`.
@@ -117,16 +122,27 @@ def compiled_gradient_norm(model, x, y, *, loss=None, sample_weight=None):
     Returns:
         A function `() -> float`.
     """
-    inputs, loss_fn = _structured(model, x), _loss_function(model, loss)
-    graph = tf.function(lambda: _global_gradient_norm(model, inputs, y, loss_fn, sample_weight), autograph=False)
-    return lambda: float(graph())
+    graph = compiled(_norm_function(model, _structured(model, x), y, _loss_function(model, loss), sample_weight))
+    return lambda: float(graph(*_current_values(model.trainable_variables)))
 
 
-def _global_gradient_norm(model, inputs, y, loss_fn, sample_weight):
-    with tf.GradientTape() as tape:
-        value = loss_fn(y, model(inputs, training=False), sample_weight=sample_weight)
-    gradients = tape.gradient(value, model.trainable_variables)
-    return tf.linalg.global_norm([gradient for gradient in gradients if gradient is not None])
+def _current_values(variables) -> list:
+    return [keras.ops.convert_to_tensor(variable) for variable in variables]
+
+
+def _norm_function(model, inputs, y, loss_fn, sample_weight):
+    """Returns `f(*trainable_values) -> global gradient norm` (pure in its arguments)."""
+    non_trainable = _current_values(model.non_trainable_variables)
+
+    def loss_at(*trainable):
+        outputs, _ = model.stateless_call(list(trainable), non_trainable, inputs, training=False)
+        return loss_fn(y, outputs, sample_weight=sample_weight)
+
+    def norm_of(*trainable):
+        _, gradients = value_and_gradients(loss_at, trainable)
+        return keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(gradient)) for gradient in gradients))
+
+    return norm_of
 
 
 def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, sample_weight=None) -> np.ndarray:
@@ -134,6 +150,10 @@ def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, samp
 
     The loss is averaged over the batch and the norm is taken over features, then
     averaged over samples, so the values are comparable across batch sizes.
+
+    How: the layer's input sequence is shifted by a zero tensor `delta` of its shape, so
+    dL/d(delta) equals dL/d(sequence) on every backend (a tensor inside the model cannot
+    be differentiated directly on JAX).
 
     Args:
         model: A Keras model with a recurrent layer.
@@ -155,31 +175,119 @@ def gradient_flow(model, x, y, *, layer_name: str | None = None, loss=None, samp
     """
     layer = find_recurrent_layer(model, layer_name)
     loss_fn = _loss_function(model, loss)
-    captured = []
+    inputs = _structured(model, x)
     original_call = layer.call
-    with tf.GradientTape() as tape:
+    shapes = []
 
-        def watched_call(sequences, *args, **kwargs):
-            # Watch the exact tensor the layer consumes, so the tape records every use of it.
-            tape.watch(sequences)
-            captured.append(sequences)
-            return original_call(sequences, *args, **kwargs)
-
-        # Shadow the bound method on this instance only, and always restore it.
-        object.__setattr__(layer, "call", watched_call)
+    def run_with(call):
+        # Shadow the bound method on this instance only, and always restore it. The
+        # stateless scope keeps a stateful layer's state (and JAX tracers) out of its variables.
+        object.__setattr__(layer, "call", call)
         try:
             reset_recurrent_states(model)
-            predictions = model(_structured(model, x), training=False)
+            with keras.StatelessScope():
+                return model(inputs, training=False)
         finally:
             object.__delattr__(layer, "call")
-        value = loss_fn(y, predictions, sample_weight=sample_weight)
-    if not captured:
+
+    def recording_call(sequences, *args, **kwargs):
+        if not shapes:
+            shapes.append(tuple(sequences.shape))
+        return original_call(sequences, *args, **kwargs)
+
+    run_with(recording_call)
+    if not shapes:
         raise ConfigError(f"Layer {layer.name!r} was not called when running the model; cannot measure its gradient.")
-    gradient = tape.gradient(value, captured[0])
-    if gradient is None:
-        return np.zeros(int(captured[0].shape[1]))
+
+    def loss_at(delta):
+        shifted = []
+
+        def shifted_call(sequences, *args, **kwargs):
+            # Only the first call is the one measured (a shared layer may be called again).
+            if not shifted:
+                shifted.append(True)
+                sequences = sequences + keras.ops.cast(delta, sequences.dtype)
+            return original_call(sequences, *args, **kwargs)
+
+        return loss_fn(y, run_with(shifted_call), sample_weight=sample_weight)
+
+    _, (gradient,) = value_and_gradients(loss_at, [np.zeros(shapes[0], dtype="float32")])
     # (batch, timesteps, features) -> norm over features, mean over the batch.
     return np.linalg.norm(np.asarray(gradient, dtype="float64"), axis=-1).mean(axis=0)
+
+
+def probe_gradients(model, *, loss=None, layer_name: str | None = None, compile: bool = True):
+    """Returns `measure(x, y, sample_weight) -> (gradient_norm, gradient_flow)` in one pass.
+
+    One backward pass gives both diagnostics `train` needs on a probe batch: the global
+    gradient norm over the trainable weights (as `gradient_norm`) and the gradient per
+    time step at the first recurrent layer's input (as `gradient_flow`; None for a model
+    without recurrent layers). With `compile=True` the pass is traced once (`tf.function`
+    / `jax.jit`) and every later call on batches of the same shape reuses it: the
+    per-epoch gradient norms and the flow before and after training then cost one
+    compilation per run instead of one eager pass each (on JAX an eager pass through a
+    recurrent layer is slow, seconds for an LSTM of 128 units). The weights are read at
+    each call; the model, its weights and states are left unchanged.
+
+    Args:
+        model: A Keras model.
+        loss: A Keras loss name; defaults to the compiled loss.
+        layer_name: Which recurrent layer the flow is measured at; default the first.
+        compile: Trace the pass once (faster from a few calls on); False runs it eagerly.
+
+    Returns:
+        A function `(x, y, sample_weight=None) -> (float, np.ndarray | None)`.
+    """
+    loss_fn = _loss_function(model, loss)
+    layer = find_recurrent_layer(model, layer_name) if recurrent_layers(model) else None
+    original_call = layer.call if layer is not None else None
+
+    def norm_and_flow(trainable, non_trainable, inputs, y, sample_weight, delta):
+        def loss_at(delta, *trainable):
+            shifted = []
+
+            def shifted_call(sequences, *args, **kwargs):
+                if not shifted:  # Only the first call of the layer is measured.
+                    shifted.append(True)
+                    sequences = sequences + keras.ops.cast(delta, sequences.dtype)
+                return original_call(sequences, *args, **kwargs)
+
+            if layer is not None:
+                object.__setattr__(layer, "call", shifted_call)
+            try:
+                outputs, _ = model.stateless_call(list(trainable), non_trainable, inputs, training=False)
+            finally:
+                if layer is not None:
+                    object.__delattr__(layer, "call")
+            return loss_fn(y, outputs, sample_weight=sample_weight)
+
+        _, gradients = value_and_gradients(loss_at, [delta, *trainable])
+        norm = keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(gradient)) for gradient in gradients[1:]))
+        # (batch, timesteps, features) -> norm over features, mean over the batch.
+        flow = keras.ops.mean(keras.ops.sqrt(keras.ops.sum(keras.ops.square(gradients[0]), axis=-1)), axis=0)
+        return norm, flow
+
+    run = compiled(norm_and_flow) if compile else norm_and_flow
+
+    def measure(x, y, sample_weight=None):
+        inputs = _structured(model, x)
+        reset_recurrent_states(model)
+        delta = np.zeros(_sequence_shape(layer, x) if layer is not None else (1, 1, 1), dtype="float32")
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
+        norm, flow = run(_current_values(model.trainable_variables), _current_values(model.non_trainable_variables),
+                         inputs, y, weights, delta)
+        return float(norm), (np.asarray(flow, dtype="float64") if layer is not None else None)
+
+    return measure
+
+
+def _sequence_shape(layer, x) -> tuple:
+    """The shape of the sequence `layer` receives for the batch `x` (from the model's graph)."""
+    sequences = layer.input
+    if isinstance(sequences, (list, tuple)):
+        sequences = sequences[0]
+    batch = len(next(iter(x.values())) if isinstance(x, dict) else x)
+    return (batch, *tuple(sequences.shape[1:]))
 
 
 def _cell_of(layer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import sys
 
@@ -13,7 +14,8 @@ def collect_environment(seed: int | None = None) -> dict:
         seed: The seed the run used (recorded as given).
 
     Returns:
-        A dict with `python`, `tensorflow`, `keras`, `numpy`, `pandas`, `backend`,
+        A dict with `python`, `tensorflow`, `jax` (installed versions, None when
+        missing), `keras`, `numpy`, `pandas`, `backend` (the Keras backend the run used),
         `platform`, `machine`, `device` ("GPU: <name>" or "CPU") and `seed`.
 
     Example:
@@ -24,19 +26,42 @@ def collect_environment(seed: int | None = None) -> dict:
     import keras
     import numpy
     import pandas
-    import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    device = f"GPU: {gpus[0].name}" if gpus else "CPU"
+    backend = keras.backend.backend()
     return {
         "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
+        "tensorflow": _version("tensorflow"),
+        "jax": _version("jax"),
         "keras": keras.__version__,
         "numpy": numpy.__version__,
         "pandas": pandas.__version__,
-        "backend": keras.backend.backend(),
+        "backend": backend,
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "device": device,
+        "device": _device(backend),
         "seed": seed,
     }
+
+
+def _version(package: str) -> str | None:
+    """The installed version of `package` (read from its metadata, without importing it)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _device(backend: str) -> str:
+    """ "GPU: <name>" or "CPU", asked of the backend Keras runs on (TensorFlow is not
+    imported under JAX just to look)."""
+    if backend == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        return f"GPU: {gpus[0].device_kind}" if gpus else "CPU"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return f"GPU: {gpus[0].name}" if gpus else "CPU"
+    return "unknown"

@@ -16,6 +16,9 @@ from rnnkit.training.decoding import (
     next_token_probs,
 )
 
+# Backend-neutral: CI also runs this module under KERAS_BACKEND=jax (`pytest -m jax`).
+pytestmark = pytest.mark.jax
+
 PAD, START, END, A, B = 0, 1, 2, 3, 4
 
 

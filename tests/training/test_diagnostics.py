@@ -12,9 +12,13 @@ from rnnkit.training.diagnostics import (
     gradient_flow,
     gradient_norm,
     hidden_states,
+    probe_gradients,
     saturation,
     spectral_radius,
 )
+
+# Backend-neutral: CI also runs this module under KERAS_BACKEND=jax (`pytest -m jax`).
+pytestmark = pytest.mark.jax
 
 
 def linear_rnn(recurrent_weight, timesteps=6, return_sequences=False):
@@ -67,6 +71,27 @@ def test_compiled_gradient_norm_reads_the_current_weights():
     assert measure() == pytest.approx(expected_norm(1.0), rel=1e-5)
     model.get_layer("head").kernel.assign([[2.0]])
     assert measure() == pytest.approx(expected_norm(2.0), rel=1e-5)  # 12
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_probe_gradients_gives_norm_and_flow_in_one_pass(compile):
+    timesteps, weight = 6, 0.5
+    model = linear_rnn(weight, timesteps)
+    measure = probe_gradients(model, loss="mse", compile=compile)
+    x, y = np.ones((1, timesteps, 1), "float32"), np.zeros((1, 1), "float32")
+    norm, flow = measure(x, y)
+    # y_hat = sum_t w^(T-1-t) x_t = S; dL/dx_t = 2 S w^(T-1-t) (as in the flow test above).
+    y_hat = sum(weight ** k for k in range(timesteps))
+    assert np.allclose(flow, 2 * y_hat * weight ** np.arange(timesteps - 1, -1, -1), rtol=1e-5)
+    # dL/dk = 2 S * S (k multiplies every x_t), dL/dv = 2 S * S (head v = 1 on h_T = S),
+    # dL/dw = 2 S * sum_t (T-1-t) w^(T-2-t).
+    d_w = sum(k * weight ** (k - 1) for k in range(1, timesteps))
+    assert norm == pytest.approx(np.sqrt(2 * (2 * y_hat * y_hat) ** 2 + (2 * y_hat * d_w) ** 2), rel=1e-5)
+    # The weights are read at every call: with head v = 2, y_hat = 2 S and dL/dy_hat = 4 S,
+    # so dL/dv = 4 S * S, dL/dk = 4 S * 2 S and dL/dw = 4 S * 2 d_w.
+    model.get_layer("head").kernel.assign([[2.0]])
+    expected = np.sqrt((4 * y_hat * y_hat) ** 2 + (8 * y_hat * y_hat) ** 2 + (8 * y_hat * d_w) ** 2)
+    assert measure(x, y)[0] == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("epochs", [2, COMPILE_FROM_EPOCHS])  # the eager and the traced replay

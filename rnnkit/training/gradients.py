@@ -1,0 +1,100 @@
+"""Taking a gradient, the one thing rnnkit does differently on each Keras backend.
+
+Everything else in rnnkit is written with `keras.ops` and runs on whichever backend
+Keras loaded (`KERAS_BACKEND`, read once when Keras is imported). The diagnostics need
+gradients outside `model.fit` (the gradient norm per epoch, the gradient per time step),
+and Keras has no backend-neutral "gradient of this function" call, so this module has
+one small function per backend:
+
+- TensorFlow: `tf.GradientTape` watching the argument tensors.
+- JAX: `jax.value_and_grad`.
+
+`value_and_gradients(function, arguments)` picks the one for the loaded backend, and
+`compiled(function)` traces a function once (`tf.function` / `jax.jit`) for repeated calls.
+Functions passed here must be pure in their arguments: read model weights through
+`model.stateless_call` (or inside `keras.StatelessScope`) so that no variable is
+assigned while JAX traces.
+
+Example:
+
+>>> import numpy as np
+>>> value, (gradient,) = value_and_gradients(lambda w: keras.ops.sum(w * w), [np.array([1.0, 2.0])])
+>>> float(value), np.asarray(gradient).tolist()
+(5.0, [2.0, 4.0])
+"""
+
+from __future__ import annotations
+
+import keras
+
+# Backends whose gradient function is written below.
+SUPPORTED_BACKENDS = ("tensorflow", "jax")
+
+
+def _tensorflow_value_and_gradients(function, arguments):
+    import tensorflow as tf
+
+    tensors = [tf.convert_to_tensor(argument) for argument in arguments]
+    with tf.GradientTape() as tape:
+        for tensor in tensors:
+            tape.watch(tensor)
+        value = function(*tensors)
+    gradients = tape.gradient(value, tensors, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return value, list(gradients)
+
+
+def _jax_value_and_gradients(function, arguments):
+    import jax
+    import jax.numpy as jnp
+
+    arrays = [jnp.asarray(argument) for argument in arguments]
+    value, gradients = jax.value_and_grad(lambda values: function(*values))(arrays)
+    return value, list(gradients)
+
+
+def _tensorflow_compiled(function):
+    import tensorflow as tf
+
+    return tf.function(function, autograph=False)
+
+
+def _jax_compiled(function):
+    import jax
+
+    return jax.jit(function)
+
+
+_VALUE_AND_GRADIENTS = {"tensorflow": _tensorflow_value_and_gradients, "jax": _jax_value_and_gradients}
+_COMPILED = {"tensorflow": _tensorflow_compiled, "jax": _jax_compiled}
+
+
+def _backend() -> str:
+    backend = keras.backend.backend()
+    if backend not in SUPPORTED_BACKENDS:
+        raise NotImplementedError(
+            f"rnnkit's gradient diagnostics support the Keras backends {', '.join(SUPPORTED_BACKENDS)}; "
+            f"Keras is running on {backend!r} (set KERAS_BACKEND before importing Keras)."
+        )
+    return backend
+
+
+def value_and_gradients(function, arguments):
+    """Returns `function(*arguments)` and its gradient with respect to each argument.
+
+    Args:
+        function: A scalar-valued function of arrays, written with `keras.ops`.
+        arguments: A list of arrays (NumPy or backend tensors) to differentiate by.
+
+    Returns:
+        `(value, gradients)`: the scalar value and a list with one gradient per argument,
+        shaped like it (zeros where the value does not depend on it), as backend tensors.
+    """
+    return _VALUE_AND_GRADIENTS[_backend()](function, list(arguments))
+
+
+def compiled(function):
+    """Returns `function` traced once as a graph (`tf.function`) or jitted (`jax.jit`)."""
+    return _COMPILED[_backend()](function)
+
+
+__all__ = ["SUPPORTED_BACKENDS", "compiled", "value_and_gradients"]

@@ -1,0 +1,124 @@
+"""Backends: the same numbers on TensorFlow and JAX, the `auto` rule, and no silent switch."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from rnnkit.backend import JAX_FROM_WORK, choose_backend, resolve_backend, run_work, use_backend
+from rnnkit.cli import main
+from rnnkit.errors import ConfigError
+from rnnkit.harness.defaults import default_grid_dict
+from rnnkit.harness.grid import expand_grid, load_grid
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Builds one LSTM many-to-one model with weights drawn by NumPy (the same on every backend),
+# then prints every diagnostic and one epoch of training from those weights, as JSON.
+SCRIPT = r"""
+import json, sys
+import keras, numpy as np
+import rnnkit
+from rnnkit.training.diagnostics import gradient_flow, gradient_norm, saturation
+task = rnnkit.get_task("adding", timesteps=6, num_samples=64, seed=0)
+model = rnnkit.build_model(rnnkit.ModelSpec(cell=sys.argv[1], units=5), task)
+rng = np.random.default_rng(0)
+model.set_weights([rng.normal(scale=0.4, size=w.shape).astype("float32") for w in model.weights])
+x, y = task.test.x[:8], task.test.y[:8]
+out = {"backend": keras.backend.backend(), "params": model.count_params(),
+       "grad_norm": gradient_norm(model, x, y, loss="mse"),
+       "flow": gradient_flow(model, x, y, loss="mse").tolist(),
+       "saturation": saturation(model, x, threshold=0.5),
+       "predictions": np.asarray(model.predict(x, verbose=0)).ravel().tolist()}
+model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+out["loss"] = model.fit(task.train.x, task.train.y, batch_size=16, epochs=1, shuffle=False, verbose=0).history["loss"]
+print("RESULT" + json.dumps(out))
+"""
+
+
+def run_on(backend: str, cell: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO)}
+    completed = subprocess.run([sys.executable, "-c", SCRIPT, cell], env=env, capture_output=True, text=True, check=False,
+                               timeout=300, cwd=REPO)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    (line,) = [line for line in completed.stdout.splitlines() if line.startswith("RESULT")]
+    return json.loads(line.removeprefix("RESULT"))
+
+
+@pytest.mark.parametrize("cell", ["gru"])
+def test_tensorflow_and_jax_give_the_same_numbers_from_the_same_weights(cell):
+    tf_numbers, jax_numbers = run_on("tensorflow", cell), run_on("jax", cell)
+    assert (tf_numbers["backend"], jax_numbers["backend"]) == ("tensorflow", "jax")
+    # GRU (reset_after) on 2 features + Dense head: 3*5*(5+2+2) + 5 + 1.
+    assert tf_numbers["params"] == jax_numbers["params"] == 3 * 5 * (5 + 2 + 2) + 5 + 1
+    for key in ("grad_norm", "flow", "saturation", "predictions", "loss"):
+        assert np.allclose(tf_numbers[key], jax_numbers[key], rtol=1e-4, atol=1e-6), key
+
+
+@pytest.mark.jax
+def test_run_work_counts_the_recurrent_multiply_adds():
+    (run,) = expand_grid({"tasks": [{"name": "adding", "options": {"timesteps": 10, "num_samples": 400}}],
+                          "cells": ["lstm"], "model": {"units": 8}, "train": {"epochs": 2}})
+    # 320 training samples (80%), 4 gates * 8 * (8 + 2 features), forward + backward (x3).
+    assert run_work(run) == 3 * 4 * 8 * (8 + 2) * 10 * 320 * 2
+
+
+@pytest.mark.jax
+def test_auto_picks_tensorflow_for_the_quick_grid_and_jax_for_a_char_lm(shared_datasets):
+    quick = expand_grid({"tasks": [{"name": "adding", "options": {"timesteps": 10, "num_samples": 400}}],
+                         "cells": ["simple_rnn", "lstm", "gru"], "model": {"units": 8}, "train": {"epochs": 2}})
+    assert choose_backend(quick) == "tensorflow"
+    for quick_size in (True, False):  # Both built-in grids: small runs, compiling does not pay.
+        assert choose_backend(expand_grid(load_grid(default_grid_dict(quick_size)))) == "tensorflow"
+    lm = expand_grid({"tasks": [{"name": "timemachine_lm", "options": {"timesteps": 35}}], "cells": ["lstm"],
+                      "model": {"units": 128}, "train": {"epochs": 10, "batch_size": 64}})
+    assert run_work(lm[0]) >= JAX_FROM_WORK
+    assert choose_backend(lm) == "jax"
+    assert resolve_backend("tensorflow", lm) == "tensorflow"
+
+
+@pytest.mark.jax
+def test_an_unknown_backend_is_named():
+    with pytest.raises(ConfigError, match=r"`backend`: got 'torch'; expected one of 'auto', 'tensorflow', 'jax'"):
+        resolve_backend("torch", [])
+
+
+@pytest.mark.jax
+def test_the_loaded_backend_is_never_switched_silently():
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    with pytest.raises(ConfigError, match=f"got '{other}', but Keras is already loaded with"):
+        use_backend(other)
+    assert use_backend(keras.backend.backend()) == keras.backend.backend()
+
+
+@pytest.mark.jax
+def test_cli_refuses_another_backend_than_the_loaded_one(tmp_path, capsys):
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    code = main(["train", "--task", "adding", "--units", "2", "--epochs", "1", "--option", "num_samples=30",
+                 "--backend", other, "--out", str(tmp_path / "run")])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"rnnkit train: error: Invalid value for `backend`: got '{other}'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_backend_flag_is_recorded_in_the_run_and_the_report(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("KERAS_BACKEND", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "rnnkit", "train", "--task", "adding", "--cell", "gru", "--units", "2", "--epochs", "1",
+         "--option", "num_samples=30", "--option", "timesteps=4", "--backend", "jax", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "(Keras backend jax)" in completed.stdout
+    assert json.loads((out / "environment.json").read_text())["backend"] == "jax"
+    (folder,) = (out / "runs").iterdir()
+    stored = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+    assert any(record.get("environment", {}).get("backend") == "jax" for record in stored)
+    assert "<td>backend</td><td>jax</td>" in (out / "report.html").read_text()
