@@ -41,11 +41,11 @@ from rnnkit.errors import ConfigError
 BACKENDS = ("tensorflow", "jax")
 CHOICES = ("auto", *BACKENDS)
 # Multiply-adds of training (all epochs, as `run_work` counts them) from which `auto` picks
-# JAX. Measured on the 2-core machine with the char LM, LSTM 128 (`bench_backends.py`):
-# TensorFlow trains about 6e9 of them per second and JAX 2-2.5x faster, while JAX spends
-# about 10 s more per run compiling (first epoch, probe and predict steps). JAX wins when
-# 0.6 x the TensorFlow training time exceeds that: from about 17 s, i.e. 1e11.
-JAX_FROM_WORK = 1e11
+# JAX. Measured on the 2-core machine with the char LM, LSTM 128 (`bench_backends.py`,
+# 3.85e10 per epoch): a run costs TensorFlow about 6.6 s per epoch and JAX 2.7 s, but JAX
+# compiles for about 10 s more per run, so at 3 epochs (1.15e11) TensorFlow was still
+# faster by 3-4 s (whole call 25-29 s against 30-33 s); JAX wins from the 4th epoch on.
+JAX_FROM_WORK = 1.5e11
 # Gate blocks per cell: the recurrent multiply-adds per step are gates * units * (units + inputs).
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
