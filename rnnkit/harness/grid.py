@@ -142,7 +142,9 @@ class RunConfig:
     @property
     def cell_name(self) -> str:
         """The cell, or "mlp" for the one_to_one baseline, which has no cell."""
-        return "mlp" if self.model.variety == "one_to_one" else self.model.cell
+        from rnnkit.harness.store import cell_name
+
+        return cell_name(self.model.to_dict())
 
     @property
     def config_label(self) -> str:
@@ -561,7 +563,7 @@ class _BudgetSizer:
                 settings = dict(options)
                 self._tasks[task_key] = get_task(task_name, **settings)
             units, count = match_units(spec, self._tasks[task_key], self.budget)
-            what = "mlp" if spec.variety == "one_to_one" else spec.cell
+            what = RunConfig(task_name, options, spec, TrainConfig()).cell_name
             check_budget(self.budget, units, count, f"{what} on {task_name}")
             self._sizes[key] = units
         return spec.replace(units=self._sizes[key])

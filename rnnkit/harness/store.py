@@ -63,15 +63,26 @@ PREDICTIONS_FILE = "predictions.json"
 # ----------------------------------------------------------------------------- writing
 
 
-def _temporary(path: Path) -> Path:
+def temporary_path(path: Path) -> Path:
+    """The hidden name a file or folder is written under before its atomic rename."""
+    path = Path(path)
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+# What the results call the one_to_one baseline, which has no recurrent cell.
+MLP = "mlp"
+
+
+def cell_name(model: dict) -> str:
+    """The cell of a stored model spec, or "mlp" for the one_to_one baseline."""
+    return MLP if model["variety"] == "one_to_one" else model["cell"]
 
 
 def write_text(path, text: str) -> Path:
     """Writes `text` to `path` atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
+    temporary = temporary_path(path)
     # No fsync: a killed process cannot lose what it wrote to the page cache, and the
     # rename is atomic; only a power cut could, and fsync would cost ~5 ms per file.
     try:
@@ -122,7 +133,7 @@ def write_figure(path, figure) -> Path:
     """Saves a matplotlib Figure as PNG atomically, then clears it to free its memory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
+    temporary = temporary_path(path)
     try:
         figure.savefig(temporary, format="png", dpi=90)
         os.replace(temporary, path)
@@ -429,7 +440,7 @@ def _result_row(run: dict) -> dict:
         "task": config["task"],
         "task_instance": task_instance(config["task"], config.get("task_options")),
         "variety": variety,
-        "cell": "mlp" if variety == "one_to_one" else config["model"]["cell"],
+        "cell": cell_name(config["model"]),
     }
     row["_settings"] = _settings(config)
     row["seed"] = config["train"]["seed"]
@@ -665,7 +676,7 @@ def build_params(out_dir, run_ids=None) -> pd.DataFrame:
             "config_id": config_id,
             "label": configuration_label(run["config"].get("label", run_id)),
             "task": run["config"]["task"],
-            "cell": "mlp" if variety == "one_to_one" else run["config"]["model"]["cell"],
+            "cell": cell_name(run["config"]["model"]),
             "variety": variety,
         }
         for position, (name, value) in enumerate(identity.items()):

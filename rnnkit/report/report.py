@@ -19,6 +19,7 @@ import base64
 import html
 import math
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -90,7 +91,7 @@ def write_run_figures(out_dir, run_id: str) -> list[Path]:
     label = run["config"].get("label", run_id)
     folder = store.run_dir(out_dir, run_id) / store.FIGURES_FOLDER
     # Drawn into a temporary folder renamed at the end: an existing figures/ is complete.
-    drawing = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    drawing = store.temporary_path(folder)
     if drawing.exists():
         shutil.rmtree(drawing)
     history = run["history"]
@@ -237,12 +238,10 @@ def html_table(frame: pd.DataFrame) -> str:
     """Renders a DataFrame as an HTML table (escaped; numbers to 4 significant digits)."""
     if frame.empty:
         return "<p><em>(none)</em></p>\n"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
+    text = frame.map(_format).to_html(index=False, escape=True, border=0)
+    # pandas indents its markup; one line per table keeps report.html small and greppable.
+    text = re.sub(r">\s+<", "><", text).replace(' class="dataframe"', "")
+    return text.replace(' style="text-align: right;"', "") + "\n"
 
 
 def _pick(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -535,7 +534,7 @@ def zip_folder(out_dir, zip_path) -> Path:
     """
     out_dir, zip_path = Path(out_dir).resolve(), Path(zip_path).resolve()
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = zip_path.with_name(f".{zip_path.name}.tmp-{os.getpid()}")
+    temporary = store.temporary_path(zip_path)
     try:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for root, folders, files in os.walk(out_dir, followlinks=False):
