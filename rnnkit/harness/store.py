@@ -415,14 +415,19 @@ def _baselines(config: dict, metrics: dict) -> dict:
 
 
 def _primary_metric(metrics: dict, baselines: dict) -> str | None:
-    from rnnkit.training.metrics import PRIMARY_METRICS
+    """The task kind's primary metric (see `PRIMARY_METRICS`), told from the metrics a run has.
 
+    Each kind has a signature set: seq2seq alone has `decoded_token_accuracy`, language
+    models alone `perplexity`, per-step labels `token_accuracy` without either,
+    classification `accuracy` and regression `mse`.
+    """
     known = set(metrics.get("metrics") or {})
     for scores in baselines.values():
         known |= set(scores.get("test") or {})
-    # The kinds' primary metrics never collide: each task has exactly one of them.
-    for name in ("exact_match", "perplexity", "token_accuracy", "accuracy", "mse"):
-        if name in known and name in PRIMARY_METRICS.values():
+    if "decoded_token_accuracy" in known:
+        return "exact_match"
+    for name in ("perplexity", "token_accuracy", "accuracy", "mse"):
+        if name in known:
             return name
     return None
 

@@ -127,5 +127,10 @@ def test_every_task_of_the_default_grids_runs_end_to_end_at_tiny_size(tmp_path):
     assert list(results["status"]) == ["ok"] * len(results)
     # Every run carries its task's baseline and a verdict row.
     assert results["baseline_name"].notna().all()
+    # Each task is judged on its kind's primary metric (per-step labels on token accuracy,
+    # not on whole-sequence exact match; seq2seq on exact match of decoded answers).
+    primary = dict(zip(results["task"], results["primary_metric"]))
+    assert primary == {"adding": "mse", "waveform": "mse", "copy": "token_accuracy",
+                       "digit_addition": "exact_match"}
     verdict = pd.read_csv(tmp_path / "out" / "verdict.csv")
     assert set(verdict["task_instance"]) == set(results["task_instance"])
