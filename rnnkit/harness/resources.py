@@ -191,10 +191,8 @@ def model_bytes(spec, input_dim: int, output_dim: int, steps: int, batch_size: i
     return {"parameters": count * BYTES_PER_PARAMETER, "activations": activations * BYTES_PER_ACTIVATION}
 
 
-def check_run_memory(run, task, limit: dict | None) -> None:
-    """Refuses a run (a `RunConfig` on its built task) whose memory estimate exceeds `limit`."""
-    if limit is None:
-        return
+def run_memory_parts(run, task) -> dict:
+    """The estimated bytes of a run (a `RunConfig` on its built task): data, parameters, activations."""
     data = sum(_array_bytes(getattr(split, part)) for split in (task.train, task.validation, task.test)
                for part in ("x", "y"))
     inputs, outputs = task.input_spec, task.output_spec
@@ -203,4 +201,11 @@ def check_run_memory(run, task, limit: dict | None) -> None:
     parts = {"data arrays": 2 * data}
     parts.update(model_bytes(run.model, input_dim, outputs.dim, steps, run.train.batch_size,
                              vocab=inputs.vocab_size or 0))
-    refuse(f"Run {run.label or run.run_id!r}", parts, limit)
+    return parts
+
+
+def check_run_memory(run, task, limit: dict | None) -> None:
+    """Refuses a run (a `RunConfig` on its built task) whose memory estimate exceeds `limit`."""
+    if limit is None:
+        return
+    refuse(f"Run {run.label or run.run_id!r}", run_memory_parts(run, task), limit)

@@ -20,9 +20,7 @@ results[["label", "status", "best_val_loss"]]
 from __future__ import annotations
 
 import importlib.util
-import json
-import time
-import traceback
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -33,9 +31,24 @@ import yaml
 from rnnkit.checks import invalid
 from rnnkit.errors import ConfigError
 from rnnkit.harness import store
+from rnnkit.harness.executors import (
+    InProcessExecutor,
+    ProcessExecutor,
+    RayExecutor,
+    RunOutcome,
+    TaskCache,
+    auto_workers,
+    check_workers,
+    train_run,
+)
 from rnnkit.harness.grid import RunConfig, expand_grid, load_grid
 from rnnkit.harness.lock import store_lock
-from rnnkit.harness.resources import check_run_memory, check_task_memory, memory_limit
+from rnnkit.harness.resources import (
+    check_run_memory,
+    check_task_memory,
+    memory_limit,
+    run_memory_parts,
+)
 from rnnkit.training.metrics import confusion_matrix
 from rnnkit.training.result import STATUS_FAILED, RunResult
 
@@ -53,12 +66,6 @@ def default_out_dir(prefix: str = "compare") -> Path:
 def tensorboard_available() -> bool:
     """Whether the `tensorboard` package (and its HParams API) can be imported."""
     return importlib.util.find_spec("tensorboard") is not None
-
-
-def _default_run_fn():
-    from rnnkit.training.fit import run_experiment
-
-    return run_experiment
 
 
 def _as_runs(grid_or_runs) -> tuple[list[RunConfig], str]:
@@ -93,7 +100,7 @@ def _environment(runs: list[RunConfig]) -> dict:
     return environment
 
 
-class _TaskCache:
+class _TaskCache(TaskCache):
     """Builds each distinct (task, options) once; runs of a grid share the arrays.
 
     Before a task's data is generated, its size is estimated and checked against the
@@ -101,19 +108,13 @@ class _TaskCache:
     """
 
     def __init__(self, max_memory="auto"):
-        self._tasks = {}
+        super().__init__()
         self.limit = memory_limit(max_memory)
 
     def get(self, run: RunConfig):
-        from rnnkit.data.tasks import get_task
-
-        key = (run.task, json.dumps(run.task_options, sort_keys=True))
-        if key not in self._tasks:
-            options = dict(run.task_options)
-            seed = options.pop("seed", 0)
+        if self.key(run) not in self._tasks:
             check_task_memory(run.task, run.task_options, self.limit)
-            self._tasks[key] = get_task(run.task, seed=seed, **options)
-        return self._tasks[key]
+        return super().get(run)
 
 
 def compare(
@@ -127,6 +128,11 @@ def compare(
     retry_failed: bool = False,
     figures: bool = True,
     max_memory="auto",
+    workers=1,
+    ray=None,
+    backend: str | None = None,
+    cpus_per_run: float = 1,
+    gpus_per_run: float = 0,
 ) -> pd.DataFrame:
     """Runs every configuration of a grid and stores results, tables and figures.
 
@@ -135,10 +141,12 @@ def compare(
         out_dir: The comparison folder; default `runs/compare-<timestamp>`. Started
             again on the same folder, finished runs are skipped.
         verbose: Keras's epoch progress (0 silent, 1 bar, 2 one line per epoch).
-        progress: Show a progress bar over runs (run i/N, label, elapsed, ETA).
+        progress: Show a progress bar over runs (runs done, the last one's label,
+            elapsed, ETA).
         run_fn: The training function, `run_fn(spec, task, config, *, verbose,
             callbacks, gradient_flow) -> RunResult`; default
-            `rnnkit.training.fit.run_experiment`. Tests pass a fake one.
+            `rnnkit.training.fit.run_experiment`. Tests pass a fake one. With worker
+            processes it must be a module-level function (it travels by pickle).
         tensorboard: Also write TensorBoard logs and an HParams summary under
             `out_dir/tensorboard` (needs the `tensorboard` package).
         retry_failed: Run again the runs recorded as failed (default: keep them).
@@ -148,6 +156,20 @@ def compare(
             gradients and optimizer slots, one batch of activations), estimated before
             its data or model is built: "auto" (default) for 80% of the memory available
             now, a number of bytes, a size such as "8G", or None for no limit.
+        workers: 1 (default) trains every run in this process, one after another; N > 1
+            trains them in N local worker processes, the cores shared out between them;
+            "auto" chooses from the cores, the runs to do and the memory
+            (`rnnkit.harness.executors.auto_workers`).
+        ray: None (default) for no Ray; "local" (or True) for a new local Ray; a
+            cluster's address ("HOST:PORT", or "auto" for the one `ray start` made on
+            this machine): every run becomes a Ray task there.
+        backend: The Keras backend of the runs: None (default) for the one Keras loads
+            in this process; "tensorflow" or "jax"; "auto" to choose per run by the
+            size of its work (`rnnkit.backend.choose_backend`). In this process (one
+            worker) the backend cannot change once Keras is loaded.
+        cpus_per_run: With Ray: the CPUs each run reserves (and its thread limit).
+        gpus_per_run: With Ray: the GPUs each run reserves; a fraction such as 0.25
+            lets four small runs share one GPU.
 
     Returns:
         The results table (also written as `out_dir/results.csv`), one row per run
@@ -155,8 +177,9 @@ def compare(
 
     Raises:
         RnnkitError: Before anything is written, for a bad grid, task option, data file,
-            folder or a run above `max_memory`. `StoreLockedError` when another process
-            writes the same folder (see `rnnkit.harness.lock`).
+            folder, worker count, Ray address, or a run above `max_memory`.
+            `StoreLockedError` when another process writes the same folder (see
+            `rnnkit.harness.lock`).
     """
     # Validate everything first: grid, options, data files, sizes, the folder. A refused
     # call writes nothing, so an existing store stays byte-for-byte as it was.
@@ -166,6 +189,14 @@ def compare(
             "Invalid value for `tensorboard`: got True; the `tensorboard` package is not installed "
             "(TensorBoard logs and its HParams API need it: `pip install tensorboard`)."
         )
+    workers = check_workers(workers)
+    if backend is not None:
+        from rnnkit.backend import CHOICES
+        from rnnkit.checks import check_choice
+
+        backend = check_choice("backend", backend, CHOICES)
+    if ray is not None and ray is not False and workers not in (1, "auto"):
+        raise invalid("workers", workers, "1 or 'auto' with --ray (Ray decides how many runs run at once)")
     out_dir = store.check_out_dir(out_dir if out_dir is not None else default_out_dir())
 
     def pending(run: RunConfig) -> bool:
@@ -175,16 +206,84 @@ def compare(
     # Build every task first: a bad task option, a missing data file or data too large for
     # memory stops the grid before its first run (and before anything is written).
     tasks = _TaskCache(max_memory)
-    for run in [run for run in runs if pending(run)]:
+    todo = [run for run in runs if pending(run)]
+    largest = 0
+    for run in todo:
         check_run_memory(run, tasks.get(run), tasks.limit)
-    environment = _environment(runs)
-    with store_lock(out_dir, "rnnkit compare"):
-        return _compare_locked(runs, grid_text, out_dir, pending, tasks, environment, verbose=verbose,
-                               progress=progress, run_fn=run_fn, tensorboard=tensorboard, figures=figures)
+        largest = max(largest, sum(run_memory_parts(run, tasks.get(run)).values()))
+    options = {"run_fn": run_fn, "verbose": verbose, "tensorboard": tensorboard, "figures": figures}
+    executor = _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run, gpus_per_run)
+    try:
+        environment = _environment(runs, executor)
+        with store_lock(out_dir, "rnnkit compare"):
+            return _compare_locked(runs, grid_text, out_dir, pending, executor, environment,
+                                   progress=progress, tensorboard=tensorboard)
+    finally:
+        executor.close()
 
 
-def _compare_locked(runs, grid_text, out_dir, pending, tasks, environment, *, verbose, progress, run_fn,
-                    tensorboard, figures) -> pd.DataFrame:
+def _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run, gpus_per_run):
+    """The executor the arguments ask for (Ray is connected here, before anything is written)."""
+    from rnnkit.backend import choose_backend, current_backend, resolve_backend, use_backend
+
+    def backend_of(run):
+        if backend == "auto":
+            return choose_backend(run, tasks=[tasks.get(run)])
+        return backend or current_backend()
+
+    if ray is not None and ray is not False:
+        address = None if ray is True or ray == "local" else str(ray)
+        return RayExecutor(address, backend_of, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, tasks=tasks,
+                           **options)
+    if gpus_per_run:
+        raise invalid("gpus_per_run", gpus_per_run, "0 without Ray (GPUs per run are given to Ray tasks: --ray)")
+    if workers == "auto":
+        workers = auto_workers(len(todo), largest)
+    if workers == 1:
+        if backend is not None:  # This process's backend: set before Keras loads, never switched.
+            use_backend(resolve_backend(backend, todo))
+        return InProcessExecutor(tasks=tasks, **options)
+    return ProcessExecutor(workers, backend_of, **options)
+
+
+def _environment(runs: list[RunConfig], executor) -> dict:
+    """Versions, device, seeds, date and how the runs were executed (environment.json).
+
+    Worker processes and Ray tasks load Keras themselves, so the driver reads their
+    libraries' versions from the installed packages without importing them; each run's
+    own environment (backend, device) is in its metrics.json.
+    """
+    import platform
+    import sys
+
+    if isinstance(executor, InProcessExecutor):
+        try:
+            from rnnkit.training.environment import collect_environment
+
+            environment = collect_environment()
+        except ImportError:  # The training package is optional for a store-only use.
+            environment = {"python": sys.version.split()[0], "platform": platform.platform()}
+    else:
+        import importlib.metadata
+
+        def version(package):
+            try:
+                return importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                return None
+
+        environment = {"python": sys.version.split()[0],
+                       **{name: version(name) for name in ("tensorflow", "jax", "keras", "numpy", "pandas")},
+                       "platform": platform.platform(), "machine": platform.machine()}
+    environment.pop("seed", None)
+    environment["seeds"] = sorted({run.seed for run in runs})
+    environment["date"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    environment.update(executor.describe())
+    return environment
+
+
+def _compare_locked(runs, grid_text, out_dir, pending, executor, environment, *, progress,
+                    tensorboard) -> pd.DataFrame:
     """The writing half of `compare`, under the store's lock."""
     todo = [run for run in runs if pending(run)]  # Again, now that no one else writes.
     store.remove_temporary_files(out_dir)
@@ -196,32 +295,58 @@ def _compare_locked(runs, grid_text, out_dir, pending, tasks, environment, *, ve
     hparams = hparams_names(runs) if tensorboard else ()
     if tensorboard and todo:
         _write_hparams_config(out_dir, hparams)
-    run_fn = run_fn or _default_run_fn()
+    devices: set[str] = set()
     try:
-        _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, hparams, figures)
+        _run_all(runs, todo, executor, out_dir, progress, hparams, devices)
     finally:
-        # Also on Ctrl-C: the tables describe every run finished so far.
+        # Also on Ctrl-C: stop the workers first, then the tables describe every run
+        # finished so far, and the environment says how they were executed.
+        executor.close()
+        environment.update(executor.describe())
+        if devices and "device" not in environment:  # Workers' devices, as their runs recorded them.
+            environment["device"] = ", ".join(sorted(devices))
+        store.write_json(out_dir / store.ENVIRONMENT_FILE, environment)
         tables = store.write_tables(out_dir, [run.run_id for run in runs])
     # Figures and the report are the report stage's job (`rnnkit.report.build_report`),
     # drawn from the stored files alone: the harness never imports the report.
     return tables["results"]
 
 
-def _run_all(runs, todo, tasks, out_dir, run_fn, verbose, progress, hparams, figures) -> None:
+def _run_all(runs, todo, executor, out_dir, progress, hparams, devices: set) -> None:
     from tqdm.auto import tqdm
 
     done = len(runs) - len(todo)
     with tqdm(total=len(runs), initial=done, unit="run", disable=not progress, dynamic_ncols=True) as bar:
-        for position, run in enumerate(todo, start=done + 1):
-            bar.set_description(f"run {position}/{len(runs)} {run.label}")
-            execute(run, tasks.get(run), out_dir, run_fn=run_fn, verbose=verbose,
-                    tensorboard=bool(hparams), hparams=hparams, figures=figures)
+        if todo:
+            bar.set_description(f"runs done {done}/{len(runs)}")
+        for outcome in executor.outcomes(todo):  # In the order they finish.
+            store_outcome(out_dir, outcome, hparams)
+            if (outcome.result.environment or {}).get("device"):
+                devices.add(str(outcome.result.environment["device"]))
+            done += 1
+            bar.set_description(f"runs done {done}/{len(runs)}, last {outcome.run.label}")
             bar.update(1)
+
+
+def store_outcome(out_dir, outcome: RunOutcome, hparams=()) -> None:
+    """Writes what one run produced: TensorBoard files, the HParams record, then the run (status last)."""
+    run, result = outcome.run, outcome.result
+    for name, data in outcome.tensorboard_files.items():
+        path = Path(out_dir) / "tensorboard" / run.run_id / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = store.temporary_path(path)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    if hparams:
+        _write_hparams(out_dir, run, result, hparams)
+    timings = {"run_seconds": outcome.run_seconds}
+    store.write_run(out_dir, run, result, param_table=outcome.param_table, predictions=outcome.predictions,
+                    extra_timings=timings)
 
 
 def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
             tensorboard: bool = False, hparams=None, figures: bool = True) -> RunResult:
-    """Trains one run on a built task and stores it; exceptions become a failed record.
+    """Trains one run on a built task in this process and stores it (see `compare`).
 
     Args:
         run: The run configuration.
@@ -237,43 +362,13 @@ def execute(run: RunConfig, task, out_dir, *, run_fn=None, verbose: int = 0,
     Returns:
         The `RunResult` (its `model` released after storing).
     """
-    import keras
-
-    run_fn = run_fn or _default_run_fn()
-    # A fresh Keras state per run: no layer names or graphs leak between runs. The full
-    # garbage collection (free_memory=True) costs ~0.3 s per run with TensorFlow loaded;
-    # Python's own collector frees the old model soon enough.
-    keras.backend.clear_session(free_memory=False)
-    callbacks = []
-    if tensorboard:
-        log_dir = Path(out_dir) / "tensorboard" / run.run_id
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False))
-    started = time.perf_counter()
-    try:
-        result = run_fn(run.model, task, run.train, verbose=verbose, callbacks=callbacks, gradient_flow=True)
-    except Exception:  # noqa: BLE001 - any failure of one run is recorded; Ctrl-C is not caught.
-        result = RunResult(status=STATUS_FAILED, history=pd.DataFrame(), error=traceback.format_exc())
-    if not result.baselines:  # A failed run (or a test's fake trainer) still shows its baselines.
-        from rnnkit.training.baselines import task_baselines
-
-        result.baselines = task_baselines(task)
-    run_seconds = time.perf_counter() - started
-    table, predictions = None, None
-    try:
-        table = _param_table(result)
-        if figures and result.ok:
-            predictions = predictions_record(task, _test_predictions(result, task))
-    except Exception:  # noqa: BLE001 - a table or plot input that fails must not stop the grid.
-        result.diagnostics = {**(result.diagnostics or {}), "store_error": traceback.format_exc()}
-    store.write_run(out_dir, run, result, param_table=table, predictions=predictions,
-                    extra_timings={"run_seconds": run_seconds})
-    if tensorboard:
-        _write_hparams(out_dir, run, result, hparams or hparams_names([run]))
-    result.model = result.predictions = None
-    return result
+    outcome = train_run(run, task, run_fn=run_fn, verbose=verbose, tensorboard=tensorboard, figures=figures)
+    store_outcome(out_dir, outcome, (hparams or hparams_names([run])) if tensorboard else ())
+    return outcome.result
 
 
-def _param_table(result: RunResult):
+def param_table_of(result: RunResult):
+    """The per-layer parameter table of a run's model, or None without a model."""
     if result.model is None:
         return None
     from rnnkit.params import param_table
@@ -281,7 +376,7 @@ def _param_table(result: RunResult):
     return param_table(result.model)
 
 
-def _test_predictions(result: RunResult, task):
+def test_predictions(result: RunResult, task):
     """The trainer's test predictions, or (for a `run_fn` that returns only the model) new ones."""
     if result.predictions is not None:
         return result.predictions
