@@ -60,6 +60,9 @@ def select_backend(args) -> None:
     from rnnkit.backend import resolve_backend, use_backend
 
     requested = args.backend or ("auto" if not os.environ.get("KERAS_BACKEND") else os.environ["KERAS_BACKEND"])
+    args.backend_requested = requested  # Worker processes choose per run from it.
+    if not getattr(args, "in_process", True):
+        return  # This process trains nothing: each worker sets its own backend.
     runs = args.planned_runs(args) if requested == "auto" else []
     args.backend = use_backend(resolve_backend(requested, runs))
 
@@ -100,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             from rnnkit.startup import set_verbose
 
             set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
-        elif args.command in NEEDS_TENSORFLOW:
-            import_tensorflow_quietly()
+        elif args.command in NEEDS_TENSORFLOW and getattr(args, "in_process", True):
+            import_tensorflow_quietly()  # Worker processes import it themselves, quietly.
         return int(args.run(args) or 0)
     except RnnkitError as error:
         return _fail(args.command, error)

@@ -15,6 +15,8 @@ EXAMPLES = """examples:
   rnnkit compare                              the full built-in grid (26 runs, about 7 minutes)
   rnnkit compare grid.yaml --out runs/mine    a grid file; run again to resume
   rnnkit compare --tasks adding --cells lstm gru --units 8 16 --epochs 3 --seeds 0 1
+  rnnkit compare --workers 2                  two runs at a time in worker processes
+  rnnkit compare --ray HEAD:6379 --gpus-per-run 0.25   every run a Ray task on a cluster
 """
 
 
@@ -80,7 +82,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "compare",
         help="run a grid of cells x tasks x settings x seeds and build the report",
-        description="Runs every configuration of a grid one after another, stores each run, "
+        description="Runs every configuration of a grid (in worker processes, or on Ray), stores each run, "
         "then writes results.csv, summary.csv, params.csv, comparison figures and report.html. "
         "Started again with the same --out, finished runs are skipped.",
         epilog=EXAMPLES,
@@ -98,6 +100,19 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--select", nargs="+", metavar="FIELD",
                         help="swept settings chosen per configuration on validation (e.g. learning_rate)")
     add_grid_flags(parser, many=True)
+    parser.add_argument("--workers", default="auto", metavar="N",
+                        help="worker processes training runs at the same time: a number, or 'auto' (default: "
+                        "one per core, no more than the runs to do and the memory allows); 1 trains every "
+                        "run in this process, one after another")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="run every run as a Ray task: on the cluster at ADDRESS (HOST:PORT of its head, "
+                        "or 'auto' for the one `ray start` made on this machine), or, without ADDRESS, on a "
+                        "new local Ray; results land in --out on this machine")
+    parser.add_argument("--cpus-per-run", type=float, default=1, metavar="C",
+                        help="with --ray: CPUs each run reserves, and its thread limit (default 1)")
+    parser.add_argument("--gpus-per-run", type=float, default=0, metavar="G",
+                        help="with --ray: GPUs each run reserves; a fraction such as 0.25 lets four small "
+                        "runs share a GPU (default 0)")
     parser.add_argument("--retry-failed", action="store_true", help="run the failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip report.md / report.html")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar over runs")
@@ -174,10 +189,21 @@ def check_common(args, grid) -> None:
 
 
 def check(args) -> None:
-    """Everything that can be checked before TensorFlow is imported: grid, folder, data sizes."""
+    """Everything that can be checked before TensorFlow is imported: grid, folder, data sizes,
+    workers and the Ray address."""
+    from rnnkit.harness.executors import check_ray_address, check_workers
     from rnnkit.harness.grid import load_grid
 
     check_common(args, load_grid(build_grid(args)))
+    args.workers = check_workers(args.workers)
+    if args.ray is not None:
+        if args.workers not in (1, "auto"):
+            raise invalid("--workers", args.workers, "'auto' or 1 with --ray (Ray decides how many runs run at once)")
+        check_ray_address(args.ray)
+    elif args.gpus_per_run:
+        raise invalid("--gpus-per-run", args.gpus_per_run, "0 without --ray (GPUs per run are Ray resources)")
+    # Runs train in this process only with --workers 1 (or auto on one core / one run, decided later).
+    args.in_process = args.ray is None and args.workers == 1
 
 
 def print_failures(results) -> None:
@@ -193,9 +219,19 @@ def run(args) -> int:
 
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
-    print(f"rnnkit compare: writing to {out_dir} (Keras backend {args.backend})")
+    requested = getattr(args, "backend_requested", None) or args.backend
+    if args.ray is not None:
+        where = f"Ray at {args.ray}" if args.ray != "local" else "a local Ray"
+        how = f"{where}, Keras backend {requested}{' (chosen per run)' if requested == 'auto' else ''}"
+    elif args.workers == 1:
+        how = f"Keras backend {args.backend}"
+    else:
+        how = f"workers {args.workers}, Keras backend {requested}{' (chosen per run)' if requested == 'auto' else ''}"
+    print(f"rnnkit compare: writing to {out_dir} ({how})")
     results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
-                      tensorboard=args.tensorboard, retry_failed=args.retry_failed, max_memory=args.max_memory)
+                      tensorboard=args.tensorboard, retry_failed=args.retry_failed, max_memory=args.max_memory,
+                      workers=args.workers, ray=args.ray, backend=None if args.workers == 1 else requested,
+                      cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     print_failures(results)
     print_verdict(out_dir)
     if not args.no_report:

@@ -110,19 +110,23 @@ def train_run(run, task, *, run_fn=None, verbose: int = 0, tensorboard: bool = F
     Returns:
         The `RunOutcome`.
     """
-    import keras
+    import sys
 
+    from rnnkit.backend import current_backend
     from rnnkit.harness.runner import param_table_of, predictions_record, test_predictions
 
+    if run_fn is None or tensorboard:
+        import keras  # noqa: F401 - the default trainer and TensorBoard need it; a test's fake may not.
     run_fn = run_fn or _default_run_fn()
-    # A fresh Keras state per run: no layer names or graphs leak between runs. The full
-    # garbage collection (free_memory=True) costs ~0.3 s per run with TensorFlow loaded;
-    # Python's own collector frees the old model soon enough.
-    keras.backend.clear_session(free_memory=False)
+    if "keras" in sys.modules:
+        # A fresh Keras state per run: no layer names or graphs leak between runs. The full
+        # garbage collection (free_memory=True) costs ~0.3 s per run with TensorFlow loaded;
+        # Python's own collector frees the old model soon enough.
+        sys.modules["keras"].backend.clear_session(free_memory=False)
     with tempfile.TemporaryDirectory(prefix="rnnkit-tb-") as log_root:
         callbacks = []
         if tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=log_root, write_graph=False))
+            callbacks.append(sys.modules["keras"].callbacks.TensorBoard(log_dir=log_root, write_graph=False))
         started = time.perf_counter()
         try:
             result = run_fn(run.model, task, run.train, verbose=verbose, callbacks=callbacks,
@@ -143,7 +147,7 @@ def train_run(run, task, *, run_fn=None, verbose: int = 0, tensorboard: bool = F
     except Exception:  # noqa: BLE001 - a table or plot input that fails must not stop the grid.
         result.diagnostics = {**(result.diagnostics or {}), "store_error": traceback.format_exc()}
     result.model = result.predictions = None
-    worker = {"pid": os.getpid(), "host": socket.gethostname(), "backend": keras.backend.backend()}
+    worker = {"pid": os.getpid(), "host": socket.gethostname(), "backend": current_backend()}
     return RunOutcome(run=run, result=result, param_table=table, predictions=predictions,
                       run_seconds=run_seconds, tensorboard_files=files, worker=worker)
 
@@ -536,9 +540,8 @@ class RayExecutor:
         if self.gpus_per_run > 0 and resources.get("GPU", 0) <= 0:
             self.close()
             raise ConfigError(
-                f"Invalid value for `gpus_per_run`: got {self.gpus_per_run:g}; the Ray cluster has no GPU "
-                "(its resources: " + ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items())
-                                               if k in ("CPU", "GPU", "memory")) + ")."
+                f"Invalid value for `gpus_per_run` (--gpus-per-run): got {self.gpus_per_run:g}; the Ray cluster "
+                f"has no GPU (it has {resources.get('CPU', 0):g} CPUs); use 0, or a cluster with GPUs."
             )
         self.cluster = {key: resources[key] for key in ("CPU", "GPU") if key in resources}
 

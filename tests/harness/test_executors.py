@@ -1,0 +1,295 @@
+"""Parallel runs: local worker processes and Ray give the serial results; faults lose nothing.
+
+The equivalence tests train real (tiny) models and compare the stored numbers with a
+serial run of the same grid. The fault tests use the fake trainers of `worker_fakes`
+(importable by name, so that spawned workers can unpickle them), which mark every call
+in a folder: a test counts how often each run trained, and in which process.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # Spawned workers import `tests.harness.worker_fakes` by name.
+    sys.path.insert(0, str(REPO))
+
+from rnnkit.errors import ConfigError
+from rnnkit.harness import store
+from rnnkit.harness.executors import auto_workers, check_workers, thread_environment
+from rnnkit.harness.grid import expand_grid
+from rnnkit.harness.runner import compare
+from tests.harness import worker_fakes
+
+# Real training, tiny: 2 cells x 2 seeds on a 4-step adding problem.
+REAL_GRID = {
+    "tasks": [{"name": "adding", "options": {"timesteps": 4, "num_samples": 60}}],
+    "cells": ["simple_rnn", "gru"], "model": {"units": 2}, "train": {"epochs": 2, "batch_size": 16},
+    "seeds": [0, 1],
+}
+# For the fakes: the same 4 runs, whose numbers come from `fake_val_loss`.
+FAKE_GRID = {**REAL_GRID, "train": {"epochs": 3}}
+NUMBERS = ["params", "best_val_loss", "final_val_loss", "test_loss", "test_mse", "test_mae"]
+
+
+@pytest.fixture
+def markers(tmp_path, monkeypatch):
+    folder = tmp_path / "markers"
+    monkeypatch.setenv("RNNKIT_TEST_MARKERS", str(folder))
+    return folder
+
+
+def finished_ids(out):
+    return sorted(path.parent.name for path in (Path(out) / "runs").glob("*/status.json"))
+
+
+def assert_same_numbers(serial: pd.DataFrame, parallel: pd.DataFrame):
+    assert list(parallel["run_id"]) == list(serial["run_id"])  # Grid order, however they finished.
+    assert (parallel["status"] == "ok").all()
+    for column in [c for c in NUMBERS if c in serial]:
+        np.testing.assert_allclose(parallel[column].astype(float), serial[column].astype(float),
+                                   rtol=1e-5, atol=1e-7, err_msg=column)
+
+
+# ----------------------------------------------------------------------------- equivalence
+
+
+@pytest.fixture(scope="module")
+def serial_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "out"
+    return compare(REAL_GRID, out, progress=False, figures=False)
+
+
+def test_two_local_workers_give_the_serial_results(serial_results, tmp_path):
+    out = tmp_path / "out"
+    results = compare(REAL_GRID, out, progress=False, figures=False, workers=2)
+    assert_same_numbers(serial_results, results)
+    backends = {store.load_run(out, run_id)["metrics"]["environment"].get("backend") for run_id in results["run_id"]}
+    assert backends == {"tensorflow"}
+    environment = json.loads((out / "environment.json").read_text())
+    assert environment["executor"] == "local processes"
+    assert environment["workers"] == 2
+    assert environment["backend"] == "tensorflow (4 runs)"
+    # The store is what a serial run writes: one folder per run, each finished once.
+    assert finished_ids(out) == sorted(results["run_id"])
+
+
+def test_local_ray_gives_the_serial_results(serial_results, tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    out = tmp_path / "out"
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        results = compare(REAL_GRID, out, progress=False, figures=False, ray="local")
+    finally:
+        ray.shutdown()
+    assert_same_numbers(serial_results, results)
+    environment = json.loads((out / "environment.json").read_text())
+    assert environment["executor"] == "ray"
+    assert environment["ray_per_run"] == "num_cpus=1, num_gpus=0"
+    assert environment["ray_cluster"] == "CPU 2"
+
+
+# ----------------------------------------------------------------------------- faults, local pool
+
+
+def test_a_worker_killed_mid_run_is_retried_and_stored_once(markers, tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_TEST_KILL", "gru-u2-s0")
+    out = tmp_path / "out"
+    results = compare(FAKE_GRID, out, progress=False, figures=False, workers=2,
+                      run_fn=worker_fakes.killing_trainer)
+    assert (results["status"] == "ok").all()
+    assert len(worker_fakes.calls(markers, "gru-u2-s0")) == 2  # Killed once, then done.
+    for key in ("simple_rnn-u2-s0", "simple_rnn-u2-s1", "gru-u2-s1"):
+        assert 1 <= len(worker_fakes.calls(markers, key)) <= 2  # A bystander may have died with the pool.
+    # Stored once each, with the fake's numbers: best validation loss at the last epoch.
+    assert finished_ids(out) == sorted(results["run_id"])
+    for _, row in results.iterrows():
+        assert row["best_val_loss"] == pytest.approx(worker_fakes.fake_val_loss(2, 3, row["seed"]))
+
+
+@pytest.mark.slow
+def test_a_run_that_always_kills_its_worker_is_recorded_failed_and_the_rest_finish(markers, tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("RNNKIT_TEST_KILL", "simple_rnn-u2-s1")
+    monkeypatch.setenv("RNNKIT_TEST_KILL_ALWAYS", "1")
+    results = compare(FAKE_GRID, tmp_path / "out", progress=False, figures=False, workers=2,
+                      run_fn=worker_fakes.killing_trainer)
+    statuses = dict(zip(results["label"], results["status"]))
+    assert statuses.pop("adding simple_rnn u2 L1 seed1") == "failed"
+    assert set(statuses.values()) == {"ok"}
+    error = results.set_index("label").loc["adding simple_rnn u2 L1 seed1", "error"]
+    assert "Worker process died" in error
+    # Tried in the pool, then alone twice (the retry included): three calls, no more.
+    assert len(worker_fakes.calls(markers, "simple_rnn-u2-s1")) == 3
+
+
+DRIVER = """
+import sys
+sys.path.insert(0, {repo!r})
+from rnnkit.harness.runner import compare
+from tests.harness import worker_fakes
+
+if __name__ == "__main__":
+    grid = {grid!r}
+    compare(grid, {out!r}, progress=False, figures=False, workers=2, run_fn=worker_fakes.recording_trainer)
+"""
+
+
+def start_driver(tmp_path, markers, out, sleep="1.5"):
+    script = tmp_path / "driver.py"
+    grid = {**FAKE_GRID, "seeds": [0, 1, 2]}  # 6 runs of 1.5 s on 2 workers: about 5 s of work.
+    script.write_text(textwrap.dedent(DRIVER.format(repo=str(REPO), grid=grid, out=str(out))))
+    environment = {**os.environ, "RNNKIT_TEST_MARKERS": str(markers), "RNNKIT_TEST_SLEEP": sleep}
+    process = subprocess.Popen([sys.executable, str(script)], env=environment, stderr=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(finished_ids(out)) < 1:  # Wait until one run is stored, the others still running.
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no run finished in 120 s"
+        time.sleep(0.1)
+    return process, len(expand_grid(grid))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def worker_pids(markers) -> set[int]:
+    return {int(name.split(".")[1]) for name in worker_fakes.calls(markers)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c", "kill-9"])
+def test_the_driver_stopped_mid_grid_leaves_no_worker_and_resumes(markers, tmp_path, how):
+    out = tmp_path / "out"
+    process, total = start_driver(tmp_path, markers, out)
+    process.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in worker_pids(markers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in worker_pids(markers)), "a worker outlived its driver"
+    stored = finished_ids(out)
+    assert 1 <= len(stored) < total
+    if how == "ctrl-c":  # The tables describe the runs finished so far.
+        assert len(pd.read_csv(out / "results.csv")) == len(stored)
+    before = {run_id: (out / "runs" / run_id / "status.json").stat().st_mtime_ns for run_id in stored}
+    calls_before = len(worker_fakes.calls(markers))
+    # Started again on the same folder (a killed driver's lock is stale and taken over).
+    results = compare({**FAKE_GRID, "seeds": [0, 1, 2]}, out, progress=False, figures=False, workers=2,
+                      run_fn=worker_fakes.recording_trainer)
+    assert (results["status"] == "ok").all() and len(results) == total
+    for run_id, mtime in before.items():  # Finished runs were neither redone nor rewritten.
+        assert (out / "runs" / run_id / "status.json").stat().st_mtime_ns == mtime
+    assert len(worker_fakes.calls(markers)) - calls_before == total - len(stored)
+
+
+# ----------------------------------------------------------------------------- faults, Ray
+
+
+@pytest.mark.slow
+def test_a_ray_worker_killed_mid_run_is_retried_by_ray(markers, tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    import cloudpickle
+
+    monkeypatch.setenv("RNNKIT_TEST_KILL", "gru-u2-s0")
+    cloudpickle.register_pickle_by_value(worker_fakes)  # Ray workers need not import the tests.
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                 runtime_env={"env_vars": {key: os.environ[key] for key in ("RNNKIT_TEST_MARKERS",
+                                                                             "RNNKIT_TEST_KILL")}})
+        results = compare(FAKE_GRID, tmp_path / "out", progress=False, figures=False, ray="local",
+                          run_fn=worker_fakes.killing_trainer)
+    finally:
+        ray.shutdown()
+        cloudpickle.unregister_pickle_by_value(worker_fakes)
+    assert (results["status"] == "ok").all()
+    assert len(worker_fakes.calls(markers, "gru-u2-s0")) == 2
+    assert finished_ids(tmp_path / "out") == sorted(results["run_id"])
+
+
+# ----------------------------------------------------------------------------- choices and bad input
+
+
+def test_auto_workers_follows_cores_runs_and_memory():
+    gib = 1 << 30
+    assert auto_workers(10, cores=4, available=64 * gib) == 4  # One per core.
+    assert auto_workers(3, cores=4, available=64 * gib) == 3  # No more than the runs to do.
+    assert auto_workers(10, cores=8, available=5 * gib) == 5  # Each worker needs about 1 GiB with Keras.
+    assert auto_workers(10, run_bytes=3 * gib, cores=8, available=16 * gib) == 4  # 16 / (1 + 3).
+    assert auto_workers(0, cores=4, available=64 * gib) == 1
+
+
+def test_thread_limits_share_the_cores():
+    values = thread_environment(1)
+    assert values["TF_NUM_INTRAOP_THREADS"] == values["OMP_NUM_THREADS"] == "1"
+    assert "intra_op_parallelism_threads=1" in values["XLA_FLAGS"]
+    assert thread_environment(3)["TF_NUM_INTEROP_THREADS"] == "3"
+
+
+@pytest.mark.parametrize("value", [0, -1, "x", 1.5, True, None])
+def test_bad_worker_counts_are_refused(value):
+    with pytest.raises(ConfigError, match=r"Invalid value for `workers`: got .*; expected 'auto' or an integer >= 1"):
+        check_workers(value)
+
+
+def test_check_workers_reads_the_command_line():
+    assert check_workers("auto") == "auto"
+    assert check_workers("3") == 3
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rnnkit", *args], check=False, capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "Invalid value for `workers`: got '0'; expected 'auto' or an integer >= 1"),
+    (["--ray", "127.0.0.1:1"], "Invalid value for `--ray`: got '127.0.0.1:1'; no Ray cluster answers there"),
+    (["--ray", "no-port"], "Invalid value for `--ray`: got 'no-port'; expected HOST:PORT"),
+    (["--gpus-per-run", "0.5"], "Invalid value for `--gpus-per-run`: got 0.5; expected 0 without --ray"),
+    (["--ray", "--workers", "2"], "Invalid value for `--workers`: got 2; expected 'auto' or 1 with --ray"),
+])
+def test_cli_refuses_bad_execution_settings_in_one_line(tmp_path, args, message):
+    out = tmp_path / "out"
+    finished = run_cli("compare", "--quick", "--out", str(out), *args)
+    assert finished.returncode == 2
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], finished.stderr
+    assert not out.exists()  # Refused before anything was written.
+
+
+def test_ray_without_gpus_refuses_a_gpu_request(tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    try:
+        ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        with pytest.raises(ConfigError, match=r"`gpus_per_run` \(--gpus-per-run\): got 0.25; the Ray cluster has no GPU"):
+            compare(FAKE_GRID, tmp_path / "out", progress=False, ray="local", gpus_per_run=0.25)
+    finally:
+        ray.shutdown()
+    assert not (tmp_path / "out").exists()
+
+
+def test_gpus_without_ray_and_workers_with_ray_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"`gpus_per_run`: got 0.5; expected 0 without Ray"):
+        compare(FAKE_GRID, tmp_path / "a", progress=False, gpus_per_run=0.5)
+    with pytest.raises(ConfigError, match=r"`workers`: got 2; expected 1 or 'auto' with --ray"):
+        compare(FAKE_GRID, tmp_path / "b", progress=False, ray="local", workers=2)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
