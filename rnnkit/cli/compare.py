@@ -233,6 +233,10 @@ def run(args) -> int:
                       workers=args.workers, ray=args.ray, backend=None if args.workers == 1 else requested,
                       cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     print_failures(results)
+    from rnnkit.harness import store
+    from rnnkit.report.report import execution_line
+
+    print(execution_line(store.load_environment(out_dir)))
     print_verdict(out_dir)
     if not args.no_report:
         print(f"report: {build_report(out_dir)}")

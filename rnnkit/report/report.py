@@ -365,6 +365,31 @@ def _status_line(results: pd.DataFrame) -> str:
     return f"{len(results)} runs: {listed}."
 
 
+def execution_line(environment: dict) -> str:
+    """How the runs were executed, in words, from environment.json (older stores: in this process).
+
+    >>> execution_line({"executor": "local processes", "workers": 2, "threads_per_worker": 1,
+    ...                 "backend": "tensorflow (8 runs)"})
+    'Executed in 2 local worker processes (1 thread each), Keras backend tensorflow (8 runs).'
+    >>> execution_line({"executor": "ray", "ray_address": "10.0.0.5:6379", "ray_per_run": "num_cpus=1, num_gpus=0.25",
+    ...                 "backend": "jax (4 runs)"})
+    'Executed as Ray tasks on the cluster at 10.0.0.5:6379 (num_cpus=1, num_gpus=0.25 per run), Keras backend jax (4 runs).'
+    """
+    executor = environment.get("executor", "in-process")
+    backend = environment.get("backend")
+    if executor == "ray":
+        address = environment.get("ray_address", "")
+        where = "a local Ray" if address.startswith("local") else f"the cluster at {address}"
+        text = f"Executed as Ray tasks on {where} ({environment.get('ray_per_run', '')} per run)"
+    elif executor == "local processes":
+        threads = environment.get("threads_per_worker")
+        each = f" ({threads} thread{'s' if threads != 1 else ''} each)" if threads else ""
+        text = f"Executed in {environment.get('workers')} local worker processes{each}"
+    else:
+        text = "Executed in one process, one run after another"
+    return f"{text}, Keras backend {backend}." if backend else f"{text}."
+
+
 def _environment_frame(environment: dict) -> pd.DataFrame:
     rows = [{"item": key, "value": ", ".join(map(str, value)) if isinstance(value, list) else value}
             for key, value in environment.items()]
@@ -399,7 +424,8 @@ def report_blocks(out_dir) -> list[tuple]:
     date = environment.get("date", "an unknown date")
     blocks = [
         ("h1", f"rnnkit comparison report: {out_dir.name}"),
-        ("p", f"Built from the run store; runs started on {date}. {_status_line(results)}"),
+        ("p", f"Built from the run store; runs started on {date}. {_status_line(results)} "
+              + execution_line(environment)),
         ("h2", "Verdict"),
     ]
     for line in store.verdict_lines(verdict):
