@@ -245,6 +245,23 @@ def thread_environment(threads: int) -> dict:
     return values
 
 
+def gpu_environment(gpus_per_run: float) -> dict:
+    """Environment variables that let runs share a GPU: with a fraction of one GPU per run,
+    TensorFlow allocates GPU memory as it needs it (by default it takes the whole card), and
+    JAX takes at most that fraction of the card's memory (by default 75%).
+
+    >>> gpu_environment(0.25)["XLA_PYTHON_CLIENT_MEM_FRACTION"]
+    '0.23'
+    >>> gpu_environment(1)
+    {}
+    """
+    if not 0 < gpus_per_run < 1:
+        return {}
+    # A little under the share, for the CUDA context each process also holds.
+    return {"TF_FORCE_GPU_ALLOW_GROWTH": "true",
+            "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{int(gpus_per_run * 95) / 100:.2f}"}
+
+
 # ----------------------------------------------------------------------------- in-process
 
 
@@ -571,7 +588,7 @@ class RayExecutor:
             key = TaskCache.key(run)
             if key not in task_refs:  # Each task's arrays go into the object store once.
                 task_refs[key] = ray.put(self.tasks.get(run))
-            environment = {**thread_environment(threads), "KERAS_BACKEND": backend,
+            environment = {**thread_environment(threads), **gpu_environment(self.gpus_per_run), "KERAS_BACKEND": backend,
                            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
             ref = remote.options(
                 num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=RAY_MAX_RETRIES,
@@ -618,4 +635,4 @@ def _positive(name: str, value, *, allow_zero: bool) -> float:
 
 
 __all__ = ["InProcessExecutor", "ProcessExecutor", "RayExecutor", "RunOutcome", "TaskCache", "auto_workers",
-           "available_cores", "check_ray_address", "check_workers", "thread_environment", "train_run"]
+           "available_cores", "check_ray_address", "check_workers", "gpu_environment", "thread_environment", "train_run"]

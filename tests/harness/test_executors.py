@@ -137,20 +137,24 @@ def test_a_run_that_always_kills_its_worker_is_recorded_failed_and_the_rest_fini
 DRIVER = """
 import sys
 sys.path.insert(0, {repo!r})
+import cloudpickle
 from rnnkit.harness.runner import compare
 from tests.harness import worker_fakes
 
+cloudpickle.register_pickle_by_value(worker_fakes)  # Ray workers need not import the tests.
+
 if __name__ == "__main__":
-    grid = {grid!r}
-    compare(grid, {out!r}, progress=False, figures=False, workers=2, run_fn=worker_fakes.recording_trainer)
+    compare({grid!r}, {out!r}, progress=False, figures=False, run_fn=worker_fakes.recording_trainer, **{how!r})
 """
+EXECUTORS = {"local": {"workers": 2}, "ray": {"ray": "local"}}
+SIX_RUNS = {**FAKE_GRID, "seeds": [0, 1, 2]}  # 6 runs of 1.5 s on 2 workers: about 5 s of work.
 
 
-def start_driver(tmp_path, markers, out, sleep="1.5"):
+def start_driver(tmp_path, markers, out, executor):
     script = tmp_path / "driver.py"
-    grid = {**FAKE_GRID, "seeds": [0, 1, 2]}  # 6 runs of 1.5 s on 2 workers: about 5 s of work.
-    script.write_text(textwrap.dedent(DRIVER.format(repo=str(REPO), grid=grid, out=str(out))))
-    environment = {**os.environ, "RNNKIT_TEST_MARKERS": str(markers), "RNNKIT_TEST_SLEEP": sleep}
+    script.write_text(textwrap.dedent(DRIVER.format(repo=str(REPO), grid=SIX_RUNS, out=str(out),
+                                                    how=EXECUTORS[executor])))
+    environment = {**os.environ, "RNNKIT_TEST_MARKERS": str(markers), "RNNKIT_TEST_SLEEP": "1.5"}
     process = subprocess.Popen([sys.executable, str(script)], env=environment, stderr=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -158,7 +162,7 @@ def start_driver(tmp_path, markers, out, sleep="1.5"):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "no run finished in 120 s"
         time.sleep(0.1)
-    return process, len(expand_grid(grid))
+    return process
 
 
 def alive(pid: int) -> bool:
@@ -166,7 +170,8 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def worker_pids(markers) -> set[int]:
@@ -174,29 +179,32 @@ def worker_pids(markers) -> set[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "ray"])
 @pytest.mark.parametrize("how", ["ctrl-c", "kill-9"])
-def test_the_driver_stopped_mid_grid_leaves_no_worker_and_resumes(markers, tmp_path, how):
+def test_the_driver_stopped_mid_grid_leaves_no_worker_and_resumes(markers, tmp_path, how, executor):
+    if executor == "ray":
+        pytest.importorskip("ray")
     out = tmp_path / "out"
-    process, total = start_driver(tmp_path, markers, out)
+    process = start_driver(tmp_path, markers, out, executor)
     process.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
     process.communicate(timeout=60)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while any(alive(pid) for pid in worker_pids(markers)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(pid) for pid in worker_pids(markers)), "a worker outlived its driver"
     stored = finished_ids(out)
-    assert 1 <= len(stored) < total
+    assert 1 <= len(stored) < len(expand_grid(SIX_RUNS))
     if how == "ctrl-c":  # The tables describe the runs finished so far.
         assert len(pd.read_csv(out / "results.csv")) == len(stored)
     before = {run_id: (out / "runs" / run_id / "status.json").stat().st_mtime_ns for run_id in stored}
     calls_before = len(worker_fakes.calls(markers))
     # Started again on the same folder (a killed driver's lock is stale and taken over).
-    results = compare({**FAKE_GRID, "seeds": [0, 1, 2]}, out, progress=False, figures=False, workers=2,
+    results = compare(SIX_RUNS, out, progress=False, figures=False, workers=2,
                       run_fn=worker_fakes.recording_trainer)
-    assert (results["status"] == "ok").all() and len(results) == total
+    assert (results["status"] == "ok").all() and len(results) == len(expand_grid(SIX_RUNS))
     for run_id, mtime in before.items():  # Finished runs were neither redone nor rewritten.
         assert (out / "runs" / run_id / "status.json").stat().st_mtime_ns == mtime
-    assert len(worker_fakes.calls(markers)) - calls_before == total - len(stored)
+    assert len(worker_fakes.calls(markers)) - calls_before == len(results) - len(stored)
 
 
 # ----------------------------------------------------------------------------- faults, Ray
