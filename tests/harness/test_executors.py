@@ -301,3 +301,42 @@ def test_gpus_without_ray_and_workers_with_ray_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"`workers`: got 2; expected 1 or 'auto' with --ray"):
         compare(FAKE_GRID, tmp_path / "b", progress=False, ray="local", workers=2)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_a_lost_ray_node_has_its_runs_retried_on_another(markers, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    import threading
+
+    import cloudpickle
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("RNNKIT_TEST_SLEEP", "2")
+    cloudpickle.register_pickle_by_value(worker_fakes)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})  # The head trains nothing.
+    doomed = cluster.add_node(num_cpus=1)
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    out = tmp_path / "out"
+
+    def remove_node_once_a_run_started():
+        deadline = time.monotonic() + 120
+        while not worker_fakes.calls(markers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cluster.remove_node(doomed)  # Its worker dies mid-run, as when a machine is lost.
+
+    remover = threading.Thread(target=remove_node_once_a_run_started)
+    try:
+        remover.start()
+        results = compare(FAKE_GRID, out, progress=False, figures=False, ray=cluster.address,
+                          run_fn=worker_fakes.recording_trainer)
+        remover.join()
+    finally:
+        import ray
+
+        ray.shutdown()
+        cluster.shutdown()
+        cloudpickle.unregister_pickle_by_value(worker_fakes)
+    assert (results["status"] == "ok").all() and len(results) == 4
+    assert finished_ids(out) == sorted(results["run_id"])  # Each stored once.
+    assert len(worker_fakes.calls(markers)) > 4  # Some run was started on the lost node and again.
