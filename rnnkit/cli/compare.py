@@ -12,7 +12,7 @@ from rnnkit.config import CELLS, VARIETIES
 
 EXAMPLES = """examples:
   rnnkit compare --quick                      the built-in grid at toy size (a few minutes)
-  rnnkit compare                              the full built-in grid (26 runs, about 7 minutes)
+  rnnkit compare                              the full built-in grid (39 runs; times in the README)
   rnnkit compare grid.yaml --out runs/mine    a grid file; run again to resume
   rnnkit compare --tasks adding --cells lstm gru --units 8 16 --epochs 3 --seeds 0 1
   rnnkit compare --workers 2                  two runs at a time in worker processes

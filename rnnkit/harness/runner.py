@@ -1,8 +1,9 @@
-"""Runs a comparison grid one run after another, isolating failures, resuming on restart.
+"""Runs a comparison grid, isolating failures, resuming on restart.
 
-`compare` is the kit's main job: expand a grid, train every run in this process
-(clearing Keras state in between), store each run as it finishes, then write the
-tables and the verdict. Figures and the report are drawn from the store by
+`compare` is the kit's main job: expand a grid, check everything, take the folder's
+lock, then hand the runs to an executor (`rnnkit.harness.executors`: this process,
+local worker processes, or Ray) and store each run as its outcome arrives; then write
+the tables and the verdict. Figures and the report are drawn from the store by
 `rnnkit.report.build_report`. A run that raises or whose loss turns NaN is recorded
 with its status and traceback and the grid goes on; a bad grid setting stops
 everything before the first run. Started again on the same folder, finished runs are
