@@ -337,6 +337,15 @@ class ProcessExecutor:
     def __init__(self, workers: int, backend_of, *, threads: int | None = None, run_fn=None, verbose: int = 0,
                  tensorboard: bool = False, figures: bool = True):
         self.workers = check_workers(workers)
+        if run_fn is not None:  # It travels to the workers by pickle: refuse one that cannot, now.
+            import pickle
+
+            try:
+                pickle.dumps(run_fn)
+            except Exception:  # noqa: BLE001 - pickle raises several types.
+                raise invalid("run_fn", getattr(run_fn, "__qualname__", run_fn),
+                              "a function defined at module level (worker processes receive it by pickle), "
+                              "or workers=1") from None
         self.backend_of = backend_of
         self.threads = threads or max(1, available_cores() // self.workers)
         self.options = {"run_fn": run_fn, "verbose": verbose, "tensorboard": tensorboard, "figures": figures}
@@ -390,10 +399,12 @@ class ProcessExecutor:
                                 continue
                             outcome = lost_outcome(run, traceback.format_exc())
                         yield outcome
-            finally:
-                if not broken:
-                    self._shutdown(pool)
-            if broken:
+            except BaseException:  # Ctrl-C, or the driver stopped consuming: stop the workers now.
+                self.close()
+                raise
+            if not broken:
+                self._shutdown(pool)
+            else:
                 remaining += list(futures.values())
                 began = set()
                 while not started.empty():
@@ -420,19 +431,18 @@ class ProcessExecutor:
             future = pool.submit(_worker_train, run, self.options)
             try:
                 outcome = future.result()
-            except Exception:  # noqa: BLE001
-                if not _is_broken(future):
-                    outcome = lost_outcome(run, traceback.format_exc())
-                elif tries[run.run_id] > ISOLATED_RETRIES:
-                    outcome = lost_outcome(run, (
-                        f"Worker process died: the process training this run ended abruptly (killed, or out "
-                        f"of memory) {tries[run.run_id] + 1} times, {tries[run.run_id]} of them running it "
-                        "alone; the run is recorded as failed (`--retry-failed` tries it again)."))
-                else:
-                    continue
-            finally:
-                self._shutdown(pool)
-            yield outcome
+            except Exception:  # noqa: BLE001 - the worker died (or its result could not travel).
+                outcome = None if _is_broken(future) else lost_outcome(run, traceback.format_exc())
+            except BaseException:  # Ctrl-C: stop the worker now.
+                self.close()
+                raise
+            self._shutdown(pool)
+            if outcome is None and tries[run.run_id] <= ISOLATED_RETRIES:
+                continue
+            yield outcome or lost_outcome(run, (
+                f"Worker process died: the process training this run ended abruptly (killed, or out "
+                f"of memory) {tries[run.run_id] + 1} times, {tries[run.run_id]} of them running it "
+                "alone; the run is recorded as failed (`--retry-failed` tries it again)."))
             return
 
     def _shutdown(self, pool) -> None:

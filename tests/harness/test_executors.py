@@ -150,15 +150,16 @@ EXECUTORS = {"local": {"workers": 2}, "ray": {"ray": "local"}}
 SIX_RUNS = {**FAKE_GRID, "seeds": [0, 1, 2]}  # 6 runs of 1.5 s on 2 workers: about 5 s of work.
 
 
-def start_driver(tmp_path, markers, out, executor):
+def start_driver(tmp_path, markers, out, executor, sleep="1.5"):
     script = tmp_path / "driver.py"
     script.write_text(textwrap.dedent(DRIVER.format(repo=str(REPO), grid=SIX_RUNS, out=str(out),
                                                     how=EXECUTORS[executor])))
-    environment = {**os.environ, "RNNKIT_TEST_MARKERS": str(markers), "RNNKIT_TEST_SLEEP": "1.5"}
+    environment = {**os.environ, "RNNKIT_TEST_MARKERS": str(markers), "RNNKIT_TEST_SLEEP": sleep}
     process = subprocess.Popen([sys.executable, str(script)], env=environment, stderr=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(finished_ids(out)) < 1:  # Wait until one run is stored, the others still running.
+    # Wait until one run is stored (the others still running), or with long runs until two started.
+    while (len(finished_ids(out)) < 1) if float(sleep) < 10 else (len(worker_fakes.calls(markers)) < 2):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "no run finished in 120 s"
         time.sleep(0.1)
@@ -205,6 +206,24 @@ def test_the_driver_stopped_mid_grid_leaves_no_worker_and_resumes(markers, tmp_p
     for run_id, mtime in before.items():  # Finished runs were neither redone nor rewritten.
         assert (out / "runs" / run_id / "status.json").stat().st_mtime_ns == mtime
     assert len(worker_fakes.calls(markers)) - calls_before == len(results) - len(stored)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_ctrl_c_stops_long_runs_at_once(markers, tmp_path, executor):
+    if executor == "ray":
+        pytest.importorskip("ray")
+    out = tmp_path / "out"
+    process = start_driver(tmp_path, markers, out, executor, sleep="120")  # Two runs of 2 minutes started.
+    stopped = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert time.monotonic() - stopped < 20  # The driver did not wait for its runs to finish.
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in worker_pids(markers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in worker_pids(markers)), "a worker outlived its driver"
+    assert finished_ids(out) == []
 
 
 # ----------------------------------------------------------------------------- faults, Ray
@@ -340,3 +359,13 @@ def test_a_lost_ray_node_has_its_runs_retried_on_another(markers, tmp_path, monk
     assert (results["status"] == "ok").all() and len(results) == 4
     assert finished_ids(out) == sorted(results["run_id"])  # Each stored once.
     assert len(worker_fakes.calls(markers)) > 4  # Some run was started on the lost node and again.
+
+
+def test_a_trainer_workers_cannot_receive_is_refused_before_anything_is_written(tmp_path):
+    def local_trainer(spec, task, config, **kwargs):  # Defined in a function: pickle cannot send it.
+        raise AssertionError("never called")
+
+    with pytest.raises(ConfigError, match=r"Invalid value for `run_fn`: got .*local_trainer.*; expected a function "
+                                          r"defined at module level"):
+        compare(FAKE_GRID, tmp_path / "out", progress=False, workers=2, run_fn=local_trainer)
+    assert not (tmp_path / "out").exists()
