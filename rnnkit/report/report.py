@@ -52,6 +52,10 @@ TIMING_NOTE = (
     "steady state); first_epoch_seconds is shown apart because it also includes Keras "
     "tracing and compiling the training step."
 )
+PARALLEL_TIMING_NOTE = (
+    " These runs trained several at a time, sharing the machine's cores: compare their seconds with "
+    "each other, not with runs of a comparison executed another way."
+)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -439,7 +443,8 @@ def report_blocks(out_dir) -> list[tuple]:
         blocks.append(("h3", f"Ranking: {instance}"))
         if not verdict.empty and "task_instance" in verdict:
             blocks.append(("table", _verdict_view(verdict[verdict["task_instance"] == instance])))
-    blocks.append(("p", TIMING_NOTE))
+    shared = environment.get("executor") in ("local processes", "ray")
+    blocks.append(("p", TIMING_NOTE + (PARALLEL_TIMING_NOTE if shared else "")))
     for instance in dict.fromkeys(results[instance_column]):
         rows = results[results[instance_column] == instance]
         blocks += [("h2", f"Task: {instance}"),
