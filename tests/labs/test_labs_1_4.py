@@ -98,13 +98,15 @@ def test_lab03_bptt(tmp_path, run_quick, check_outputs):
     assert (
         summary["init_random_normal_first_over_last"] < summary["init_orthogonal_first_over_last"]
     )
-    # The clipping lesson: with rho = 1.5 the unclipped SGD run explodes (raw gradient norms
-    # in the thousands, test MSE many times the mean predictor's 1/6); with clipnorm=1 the
-    # same run stays near the mean predictor's level.
+    # The clipping lesson: with rho = 2 the unclipped SGD run explodes (raw gradient norms over
+    # 1000 times the clip threshold of 1, then weights that are not finite, or a test MSE many
+    # times the mean predictor's 1/6); with clipnorm=1 the same run stays near the mean's level.
     assert summary["unclipped_max_finite_grad_norm"] > 1e3
-    assert summary["unclipped_test_mse"] > 10 * (1 / 6)
+    assert summary["unclipped_max_finite_grad_norm"] > 100 * summary["clipped_max_finite_grad_norm"]
+    unclipped_mse = summary.get("unclipped_test_mse", float("inf"))  # absent: no finite weights left
+    assert unclipped_mse > 10 * (1 / 6)
+    assert summary["clipped_finished"] == 1.0
     assert summary["clipped_test_mse"] < 2 * (1 / 6)
-    assert summary["unclipped_test_mse"] > 10 * summary["clipped_test_mse"]
     # Truncated BPTT on copy with delay D = 3 (chance = 1/4 symbols): with k = 2 < D no backward
     # pass reaches the copied step; with k = 8 (whole sequences) the model learns to copy.
     # (check_outputs reads empty cells as text; the across-chunk column is empty for k = T.)
