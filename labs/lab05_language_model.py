@@ -6,7 +6,7 @@ Goal: Train a recurrent network to predict the next character of a book, measure
     minibatch partitioning (the latter with stateful training), and generate text from
     a prefix at several temperatures.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick 17 s; full 1.5 min (The Time Machine).
+    --quick about 18 s (measured at load 4 from other jobs); full 1.5 min (The Time Machine).
 
 Run it:
 

@@ -74,6 +74,7 @@ def test_lab05_language_model_on_the_time_machine(
     tables = check_outputs(tmp_path, ["learning_curves.png"], ["perplexity.csv", "samples.csv"])
     text = (shared_datasets / "timemachine.txt").read_text(encoding="utf-8")[:20_000]
     check_language_model(summary, tables, training_vocab_size(text))
+    check_language_model_lesson(summary)
     assert all(text.startswith("the time traveller ") for text in tables["samples.csv"]["text"])
 
 
