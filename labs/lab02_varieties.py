@@ -5,7 +5,7 @@ Goal: Train one small model per variety (one_to_one, one_to_many, many_to_one,
     many_to_many, seq2seq) on a task that needs it, and compare shapes, parameter counts
     and held-out scores against a trivial baseline in one table.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick 16 s; full 37 s.
+    --quick about 30 s (measured at load 4.5 from other jobs); full 37 s.
 
 Run it:
 
@@ -67,12 +67,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def settings(quick: bool) -> dict:
-    """Sizes for the two modes: quick shows the wiring, full shows the learning."""
+    """Sizes for the two modes; both are sized for every variety to beat its baseline.
+
+    Quick reverses every string of up to 4 letters over 5 (780 exist), so its test
+    strings never occur in training; its waves have 12 steps, which the learning rate of
+    1e-2 fits in 5 epochs.
+    """
     if quick:
-        return {"num_samples": 300, "units": 8, "epochs": 1, "timesteps": 8, "copy_delay": 2,
-                "reverse_length": 4, "batch_size": 32}
+        return {"num_samples": 1500, "units": 16, "epochs": 5, "timesteps": 12, "copy_delay": 2,
+                "reverse_length": 4, "reverse_samples": 780, "batch_size": 32,
+                "learning_rate": 1e-2}
     return {"num_samples": 2000, "units": 32, "epochs": 15, "timesteps": 20, "copy_delay": 3,
-            "reverse_length": 5, "batch_size": 32}
+            "reverse_length": 5, "reverse_samples": 2000, "batch_size": 32,
+            "learning_rate": 3e-3}
 
 
 def make_setups(sizes: dict) -> list[dict]:
@@ -90,7 +97,7 @@ def make_setups(sizes: dict) -> list[dict]:
          "score": "token_accuracy"},
         {"variety": "seq2seq",
          "task": ("reverse", {"timesteps": sizes["reverse_length"], "alphabet_size": 5,
-                              "num_samples": sizes["num_samples"], "seed": SEED}),
+                              "num_samples": sizes["reverse_samples"], "seed": SEED}),
          "score": "exact_match"},
     ]
 
@@ -139,7 +146,7 @@ def main(argv=None) -> dict:
     # `units` as the width of its hidden Dense layer.
     base_spec = rnnkit.ModelSpec(cell="simple_rnn", units=sizes["units"])
     config = rnnkit.TrainConfig(epochs=sizes["epochs"], batch_size=sizes["batch_size"],
-                                learning_rate=3e-3, seed=SEED)
+                                learning_rate=sizes["learning_rate"], seed=SEED)
 
     # ## Train
     rows, results = [], {}
@@ -246,9 +253,9 @@ def main(argv=None) -> dict:
           "(guessing: about 0); input and output lengths differ, so it needs an encoder and a decoder.")
     print("- Compare the model_input / model_output columns: the variety is the wiring, the cell is the same.")
     if args.quick:
-        print("- Quick size shows the wiring (shapes and parameter counts), not the learning: one epoch on "
-              "300 samples leaves one_to_many near its mean wave and copy near chance. The full run "
-              "(15 epochs on 2000 samples, about 40 s) is sized for every variety to beat its baseline.")
+        print("- Quick size: 5 epochs on 1500 samples, one seed. The full run (15 epochs on 2000 samples, "
+              "20 steps, about 40 s) fits every variety more closely: measured one_to_many MSE 0.11 "
+              "against 0.53 for the mean wave, seq2seq exact match 0.96.")
 
     # ## Exercises
     #

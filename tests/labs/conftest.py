@@ -1,8 +1,8 @@
 """Helpers shared by the lab tests, offered as fixtures (import mode is importlib, so test
 files cannot import each other or this file by name).
 
-A lab is a script, not a package: it is loaded from its file with importlib, run in
-`--quick` mode into a temporary folder, and its outputs are checked for the files it
+A lab is a script, not a package: it is loaded from its file with importlib (or started
+as a command, to check what it prints on stderr), run in `--quick` mode into a temporary folder, and its outputs are checked for the files it
 promises (non-empty PNGs, CSVs that pandas reads) and a summary.json equal to the dict
 that `main` returns, holding finite numbers only.
 """
@@ -12,7 +12,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import pathlib
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -43,6 +46,25 @@ def _run_quick(file_name: str, out_dir: pathlib.Path) -> dict:
     return summary
 
 
+def _run_quick_in_subprocess(file_name: str, out_dir: pathlib.Path) -> dict:
+    """Runs a lab as a student does (`python labs/<file> --quick --out DIR`) in a fresh process,
+    with the environment a student has (no RNNKIT_VERBOSE, no TF_CPP_MIN_LOG_LEVEL); checks that
+    it exits 0 with nothing on stderr and prints its exercises; returns summary.json."""
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("RNNKIT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    environment["PYTHONPATH"] = str(LABS_DIR.parent)
+    run = subprocess.run([sys.executable, str(LABS_DIR / file_name), "--quick", "--out", str(out_dir)],
+                         capture_output=True, text=True, env=environment, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert "\nExercises\n1. " in run.stdout
+    with open(out_dir / "summary.json", encoding="utf-8") as handle:
+        summary = json.load(handle)
+    for name, value in summary.items():
+        assert isinstance(value, (int, float)) and math.isfinite(value), f"{name} = {value!r}"
+    return summary
+
+
 def _check_outputs(out_dir: pathlib.Path, figures, tables) -> dict:
     """Checks that each figure is a non-empty PNG; returns each table read with pandas.
 
@@ -66,6 +88,12 @@ def load_lab():
 def run_quick():
     """`run_quick(file_name, out_dir)` runs a lab in --quick mode and returns its summary."""
     return _run_quick
+
+
+@pytest.fixture
+def run_quick_in_subprocess():
+    """`run_quick_in_subprocess(file_name, out_dir)`: the lab as a command, stderr must stay empty."""
+    return _run_quick_in_subprocess
 
 
 @pytest.fixture

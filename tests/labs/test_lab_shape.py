@@ -31,6 +31,9 @@ def test_lab_has_the_common_shape(path):
     assert "What to look at" in source and "summary.json" in source
     assert "def main(argv=None) -> dict:" in source
     assert re.search(r"^import rnnkit$", source, re.MULTILINE)
+    # rnnkit first: it must set up the quiet start-up before keras imports TensorFlow.
+    assert re.search(r"^import keras$", source, re.MULTILINE)
+    assert source.index("\nimport rnnkit\n") < source.index("\nimport keras\n")
     # Public API only: no imports from rnnkit's submodules.
     assert not re.search(r"^\s*(from|import) rnnkit\.", source, re.MULTILINE)
 

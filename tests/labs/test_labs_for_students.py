@@ -47,6 +47,28 @@ def test_lab_and_cli_stderr_is_clean(tmp_path):
     assert cli.stderr == ""
 
 
+def test_a_relu_simple_rnn_trains_without_grappler_errors(tmp_path):
+    # TensorFlow's remapper pass used to fail on the ReLU inside the RNN loop and log errors
+    # ("... Relu has an empty op name", "remapper failed") at every trace. rnnkit turns the
+    # pass off, so they are gone at the source: not even --verbose shows them.
+    environment = {key: value for key, value in os.environ.items() if key != "RNNKIT_VERBOSE"}
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    environment["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-m", "rnnkit", "train", "--task", "adding", "--cell", "simple_rnn",
+               "--model", "activation=relu", "--units", "4", "--epochs", "2", "--option", "timesteps=6",
+               "--option", "num_samples=60"]
+    quiet = subprocess.run([*command, "--out", str(tmp_path / "quiet")], capture_output=True, text=True,
+                           env=environment, check=False)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "activation=relu" in quiet.stdout
+    assert quiet.stderr == ""
+    loud = subprocess.run([*command, "--verbose", "--out", str(tmp_path / "loud")], capture_output=True,
+                          text=True, env=environment, check=False)
+    assert loud.returncode == 0, loud.stderr
+    for symptom in ("empty op name", "remapper failed", "tfg_optimizer"):
+        assert symptom not in loud.stderr
+
+
 def test_verbose_shows_tensorflows_start_up_lines(tmp_path):
     environment = dict(os.environ, PYTHONPATH=str(REPO))
     code = "import rnnkit, keras; rnnkit.set_verbose(); keras.ops.ones(1)"
