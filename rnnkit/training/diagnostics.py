@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from rnnkit.checks import check_positive_int, invalid
+from rnnkit.checks import check_bool, check_positive_int, invalid
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import cell_for_layer
 from rnnkit.training.gradients import compiled, value_and_gradients
@@ -355,10 +355,7 @@ def hidden_states(model, x, layer_name: str | None = None) -> np.ndarray:
         float `(num_samples, timesteps, units)` (`2 * units` for a concat Bidirectional).
     """
     layer = find_recurrent_layer(model, layer_name)
-    feature_model = keras.Model(model.inputs, layer.input)
-    sequences = feature_model(_structured(feature_model, x), training=False)
-    if isinstance(sequences, (list, tuple)):
-        sequences = sequences[0]
+    sequences = _layer_inputs(model, layer, x)
     config = layer.get_config()
     if isinstance(layer, keras.layers.Bidirectional):
         config["layer"]["config"].update(return_sequences=True, return_state=False, stateful=False)
@@ -373,7 +370,19 @@ def hidden_states(model, x, layer_name: str | None = None) -> np.ndarray:
     return np.asarray(outputs, dtype="float64")
 
 
-def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95) -> float:
+def _layer_inputs(model, layer, x):
+    """The sequence `layer` receives inside `model` for the batch `x` (no pass when it is a model input)."""
+    inputs = [tensor for tensor in model.inputs if tensor is layer.input]
+    if inputs and not isinstance(x, dict):
+        return x
+    feature_model = keras.Model(model.inputs, layer.input)
+    sequences = feature_model(_structured(feature_model, x), training=False)
+    if isinstance(sequences, (list, tuple)):
+        sequences = sequences[0]
+    return sequences
+
+
+def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95, *, reference: bool = False) -> float:
     """Returns the share of hidden-state entries with |h| > `threshold`.
 
     Args:
@@ -381,14 +390,37 @@ def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95)
         x: A probe batch.
         layer_name: Which recurrent layer; default the first.
         threshold: A number in (0, 1); tanh units above it pass almost no gradient.
+        reference: Compute the hidden states with the cell's NumPy equations
+            (`rnnkit.models.reference.run_reference`, equal to Keras's to about 1e-6)
+            instead of a Keras pass; `train` uses it because it costs no tracing or
+            compiling (on JAX an eager recurrent pass runs step by step). Falls back to
+            the Keras pass for a layer the reference cannot run (Bidirectional, an
+            activation it does not know).
 
     Returns:
         A share in [0, 1].
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise invalid("threshold", threshold, "a number in (0, 1)")
-    states = hidden_states(model, x, layer_name)
+    check_bool("reference", reference)
+    states = _reference_hidden_states(model, x, layer_name) if reference else None
+    if states is None:
+        states = hidden_states(model, x, layer_name)
     return float(np.mean(np.abs(states) > threshold))
+
+
+def _reference_hidden_states(model, x, layer_name):
+    """h_1..h_T from the NumPy reference equations, or None when they cannot run this layer."""
+    from rnnkit.models.reference import run_reference
+
+    layer = find_recurrent_layer(model, layer_name)
+    if isinstance(layer, keras.layers.Bidirectional) or cell_for_layer(layer) is None:
+        return None
+    try:
+        outputs, _ = run_reference(layer, np.asarray(_layer_inputs(model, layer, x)))
+    except ConfigError:  # An activation the reference does not know.
+        return None
+    return outputs
 
 
 def probe_batch(split, size: int):
