@@ -431,7 +431,14 @@ def probe_batch(split, size: int):
     return _take_rows(split.x, rows), split.y[rows], weights
 
 
-def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed: int = 0) -> list[dict]:
+def _fixed_batch(model):
+    shape = model.inputs[0].shape if model.inputs else (None,)
+    return shape[0]
+
+
+def sample_outputs(
+    model, task, split, extras: dict, num_samples: int = 5, seed: int = 0, batch_size: int = 2,
+) -> list[dict]:
     """Returns a handful of human-readable examples from a held-out split.
 
     - language model: `{"prefix", "greedy", "sampled"}` text generated from a test prefix;
@@ -447,8 +454,10 @@ def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed:
         extras: From `held_out_metrics`: `predictions` and, for seq2seq, `decoded`.
         num_samples: How many examples.
         seed: Seed of the text sampler.
+        batch_size: Rows of each forward pass that generates text (give the held-out
+            predictions' batch size so that their compiled step is reused; at least 2).
     """
-    from rnnkit.training.decoding import generate_text
+    from rnnkit.training.decoding import generate_texts
     from rnnkit.training.metrics import end_mask, task_kind
 
     kind = task_kind(task)
@@ -460,10 +469,13 @@ def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed:
         prefix = task.vocab.decode(prefix_ids) or task.vocab.decode(np.asarray(split.x[0]))
         if not prefix:
             return samples
-        for temperature in (None, 0.8):
-            text = generate_text(
-                model, task.vocab, prefix, 40, greedy=temperature is None, temperature=temperature or 1.0, seed=seed
-            )
+        # Both texts in one forward pass per token, at the shape of the held-out predictions
+        # (`batch_size` rows, the task's time steps), whose compiled step it reuses.
+        temperatures = (None, 0.8)
+        texts = generate_texts(model, task.vocab, prefix, 40, temperatures, seed=seed,
+                               batch_rows=batch_size if _fixed_batch(model) is None else None,
+                               window=task.input_spec.timesteps or None)
+        for temperature, text in zip(temperatures, texts):
             samples.append({"prefix": prefix, "mode": "greedy" if temperature is None else f"temperature {temperature}", "text": text})
         return samples
     if kind == "seq2seq":

@@ -343,7 +343,7 @@ def train(
         if gradient_flow:
             diagnostics["gradient_flow"] = measure(*test_probe)[1].tolist()
             diagnostics["saturation"] = saturation(model, test_probe[0], reference=True)
-    result.samples = sample_outputs(model, task, test_split, extras)
+    result.samples = sample_outputs(model, task, test_split, extras, batch_size=max(batch_size, 2))
     result.predictions = extras["predictions"]
     return result
 
