@@ -22,6 +22,8 @@ result.metrics["mse"]
 from __future__ import annotations
 
 import math
+import random
+import sys
 import time
 
 import keras
@@ -348,6 +350,34 @@ def train(
     return result
 
 
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and Keras's random numbers, as `keras.utils.set_random_seed` does.
+
+    Keras's function also imports TensorFlow to seed it, whatever the backend: 4-6 s of a
+    JAX run's start on 2 cores, for a library rnnkit does not use there (Keras feeds NumPy
+    arrays to JAX without `tf.data`). So on JAX, while TensorFlow is not loaded, the same
+    seeding is done without it; with TensorFlow loaded (the TensorFlow backend, or a user's
+    `tf.data` pipeline) Keras's own function runs.
+
+    Args:
+        seed: A non-negative integer.
+    """
+    if keras.backend.backend() != "jax" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    except ImportError:  # Another Keras layout: its own function, TensorFlow import included.
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
 def _compile_probe(epochs: int) -> bool:
     """Whether the probe pass is traced: on JAX always, on TensorFlow from a few epochs on.
 
@@ -397,7 +427,7 @@ def run_experiment(
     if not isinstance(config, TrainConfig):
         raise invalid("config", config, "a rnnkit TrainConfig")
     share_compilations()
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)
     started = time.perf_counter()
     model = build_model(spec, task, batch_size=config.batch_size if spec.stateful else None)
     build_seconds = time.perf_counter() - started
