@@ -8,16 +8,20 @@ before anything imports Keras, with `resolve_backend`, and `use_backend` sets it
 Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 `benchmarks/bench_backends.py` and the README's speed section):
 
-- JAX compiles each new model with XLA, a fixed cost per run (from about 1 s for the
-  quick grid's models to about 10 s for an LSTM of 128 units on 35 steps), so small runs
-  (the quick grid: 400 samples, 10 steps, 8 units, 2 epochs) are faster on TensorFlow.
-- Once compiled, a JAX training step is 1.3-2.8x faster (char LM, LSTM/GRU/SimpleRNN at
-  32-256 units), so long runs are faster on JAX.
+- JAX compiles each new model with XLA, a fixed cost per run (about 3.5 s more than
+  TensorFlow's tracing for the quick grid's models, about 17 s more for an LSTM of 128
+  units on the char LM), so one small run is faster on TensorFlow.
+- Once compiled, a JAX training step is 1.3-2.8x faster on the char LM and about 6x
+  faster on the quick grid's small models, where TensorFlow's cost per cell step
+  (dispatching each step of the recurrent loop) outweighs the arithmetic.
+- With `share_compilations` (called by `train`), the next seed of a configuration
+  loads the compiled steps instead of compiling them again.
 
-`auto` therefore estimates the work of a run (`run_work`: multiply-adds of the recurrent
-layers over all training epochs) and picks JAX from `JAX_FROM_WORK` on. For a grid the
-same rule applies to the mean work per run: every run pays the compile cost once, and
-the total saving grows with the total work.
+`auto` therefore compares `estimate_seconds` of the runs on each backend: multiply-adds
+(`run_work`) and sequential cell steps (`cell_steps`) at each backend's measured rate,
+plus a fixed cost per run, and on JAX a compile cost per new architecture. The quick grid
+(2 seeds, 8 epochs of 85 batches of 30 steps) and the full grid go to JAX; one small run
+and the char LM at 128 units below 4 epochs stay on TensorFlow.
 
 Example:
 
