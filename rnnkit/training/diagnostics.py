@@ -311,7 +311,12 @@ def gate_spectral_radii(model, layer_name: str | None = None) -> dict:
         {"update": .., "reset": .., "candidate": ..} for GRU.
     """
     rnn = _cell_of(find_recurrent_layer(model, layer_name))
-    kernel = np.asarray(rnn.cell.recurrent_kernel, dtype="float64")
+    return kernel_gate_radii(rnn, rnn.cell.recurrent_kernel)
+
+
+def kernel_gate_radii(rnn, kernel) -> dict:
+    """`gate_spectral_radii` of a recurrent kernel array of the (forward) layer `rnn`."""
+    kernel = np.asarray(kernel, dtype="float64")
     units = kernel.shape[0]
     # Keras stores the gates side by side in the recurrent kernel, in the cell table's order.
     cell = cell_for_layer(rnn)

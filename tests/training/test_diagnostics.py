@@ -178,3 +178,21 @@ def test_missing_recurrent_layer_is_named():
         spectral_radius(dense)
     with pytest.raises(ConfigError, match="`loss`: got None; expected a Keras loss name"):
         gradient_flow(model, np.ones((1, 4, 1)), np.ones((1, 2)))
+
+
+def test_spectral_radius_recorder_keeps_each_epochs_kernel():
+    from rnnkit.training.callbacks import SpectralRadiusRecorder
+
+    inputs = keras.Input((3, 2), name="inputs")
+    rnn = keras.layers.SimpleRNN(2, name="rnn_1")
+    model = keras.Model(inputs, rnn(inputs))
+    recorder = SpectralRadiusRecorder()
+    recorder.set_model(model)
+    angle = 0.3
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    # Epoch 1 ends with 0.8 x a rotation (eigenvalues 0.8 e^{+-i 0.3}), epoch 2 with 0.5 x I.
+    for epoch, kernel in enumerate((0.8 * rotation, 0.5 * np.eye(2))):
+        rnn.cell.recurrent_kernel.assign(kernel.astype("float32"))
+        recorder.on_epoch_end(epoch)
+    assert recorder.values == pytest.approx([0.8, 0.5])
+    assert recorder.values == pytest.approx([0.8, 0.5])  # read twice, computed once
