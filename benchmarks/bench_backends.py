@@ -1,9 +1,13 @@
-"""rnnkit `train` against a hand-written `model.fit`, on TensorFlow and on JAX, char-LM workload.
+"""rnnkit `train` against a hand-written `model.fit`, on TensorFlow and on JAX (and PyTorch).
 
-The workload of `rnnkit train --task timemachine_lm --cell C --units H --batch-size 64
---option timesteps=35` (The Time Machine, vocabulary 47, 4090 training samples). Each
-backend runs in its own worker process (Keras fixes its backend at import); inside a
-worker the two variants alternate (hand, rnnkit, hand, rnnkit, ...) so a busy machine
+Workloads (`--task`):
+
+- `lm` (default): `rnnkit train --task timemachine_lm --cell C --units H --batch-size 64
+  --option timesteps=35` (The Time Machine, vocabulary 47, 4090 training samples);
+- `adding`: the quick grid's adding problem (30 steps, 3000 samples, batch 32).
+
+Each backend runs in its own worker process (Keras fixes its backend at import); inside
+a worker the two variants alternate (hand, rnnkit, hand, rnnkit, ...) so a busy machine
 slows both alike:
 
 - `hand`: the same model (`build_model`), compiled the same way, `model.fit` with the
@@ -12,14 +16,17 @@ slows both alike:
   gradient norm, spectral radius, weight selection, gradient flow, saturation, held-out
   metrics, sample generation).
 
-Printed per backend: tokens/s of the steady epochs (median epoch after the first, which
-pays for compiling), the whole call's seconds, min and median over repeats, and the
-ratios rnnkit / hand. Hand-written PyTorch runs too when `torch` is importable (skipped
-with a note otherwise). `--peer PATH` also runs the peer reference script
-(`../shared/bench/peer_lm.py`) for each backend in the same command.
+Printed per row (cell, units) and backend: tokens/s of the steady epochs (median epoch
+after the first, which pays for compiling), the whole call's seconds, min and median
+over repeats, and the speed ratios rnnkit / hand (hand seconds over rnnkit seconds).
+Hand-written PyTorch runs too when `torch` is importable (skipped with a note
+otherwise). `--roofline` measures the matrix-multiply roofline of the LSTM's shapes on
+this machine (NumPy and TensorFlow matmuls of the recurrent step's shapes) and the share
+of it each LSTM row reaches. `--peer PATH` also runs the peer reference script
+(`../shared/bench/peer_lm.py`) in the same command.
 
-Run: `python benchmarks/bench_backends.py --cell lstm --units 128 --epochs 3 --repeats 2`
-(about 4 minutes on 2 CPU cores).
+Run: `python benchmarks/bench_backends.py --cells lstm --units 128 --epochs 3 --repeats 2`
+(about 4 minutes on 2 CPU cores; every extra cell or size adds as much).
 """
 
 from __future__ import annotations
@@ -34,6 +41,17 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The Time Machine task's vocabulary (one-hot input and softmax output widths).
+LM_VOCAB = 47
+
+
+def workload(args):
+    """The task, its batch size and its time steps for `--task`."""
+    from rnnkit.data.tasks import get_task
+
+    if args.task == "adding":
+        return get_task("adding", timesteps=30, num_samples=3000), 32, 30
+    return get_task("timemachine_lm", timesteps=args.timesteps), args.batch_size, args.timesteps
 
 
 def worker(args) -> None:
@@ -41,14 +59,14 @@ def worker(args) -> None:
     import keras
 
     from rnnkit.config import ModelSpec, TrainConfig
-    from rnnkit.data.tasks import get_task
     from rnnkit.models.builders import build_model
     from rnnkit.training.fit import make_optimizer, run_experiment
 
-    task = get_task("timemachine_lm", timesteps=args.timesteps)
-    spec = ModelSpec(cell=args.cell, variety="many_to_many", units=args.units)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=0)
-    tokens = task.train.num_samples * args.timesteps
+    task, batch_size, timesteps = workload(args)
+    variety = "many_to_many" if args.task == "lm" else "many_to_one"
+    spec = ModelSpec(cell=args.cell, variety=variety, units=args.units)
+    config = TrainConfig(epochs=args.epochs, batch_size=batch_size, seed=0)
+    tokens = task.train.num_samples * timesteps
 
     class EpochClock(keras.callbacks.Callback):
         def __init__(self):
@@ -62,6 +80,7 @@ def worker(args) -> None:
             self.seconds.append(time.perf_counter() - self.started)
 
     def hand():
+        keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(config.seed)
         model = build_model(spec, task)
         clock = EpochClock()
@@ -93,24 +112,35 @@ def torch_worker(args) -> None:
     import numpy as np
     import torch
 
-    from rnnkit.data.tasks import get_task
-
-    task = get_task("timemachine_lm", timesteps=args.timesteps)
-    vocab = task.output_spec.dim
+    task, batch_size, timesteps = workload(args)
     layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}[args.cell]
     torch.manual_seed(0)
-    rnn, head = layer(vocab, args.units, batch_first=True), torch.nn.Linear(args.units, vocab)
+    if args.task == "lm":
+        vocab = LM_VOCAB
+        rnn, head = layer(vocab, args.units, batch_first=True), torch.nn.Linear(args.units, vocab)
+        x = torch.from_numpy(np.asarray(task.train.x, "int64"))
+        y = torch.from_numpy(np.asarray(task.train.y, "int64"))
+
+        def loss_of(xb, yb):
+            outputs, _ = rnn(torch.nn.functional.one_hot(xb, vocab).float())
+            return torch.nn.functional.cross_entropy(head(outputs).reshape(-1, vocab), yb.reshape(-1))
+    else:
+        rnn, head = layer(2, args.units, batch_first=True), torch.nn.Linear(args.units, 1)
+        x = torch.from_numpy(np.asarray(task.train.x, "float32"))
+        y = torch.from_numpy(np.asarray(task.train.y, "float32")).reshape(len(x), 1)
+
+        def loss_of(xb, yb):
+            outputs, _ = rnn(xb)
+            return torch.nn.functional.mse_loss(head(outputs[:, -1]), yb)
+
     optimizer = torch.optim.Adam([*rnn.parameters(), *head.parameters()], 1e-3)
-    x, y = torch.from_numpy(np.asarray(task.train.x, "int64")), torch.from_numpy(np.asarray(task.train.y, "int64"))
     for repeat in range(args.repeats):
         epochs = []
         for _ in range(args.epochs):
             started = time.perf_counter()
-            for start in range(0, len(x), args.batch_size):
-                xb, yb = x[start:start + args.batch_size], y[start:start + args.batch_size]
+            for start in range(0, len(x), batch_size):
                 optimizer.zero_grad()
-                outputs, _ = rnn(torch.nn.functional.one_hot(xb, vocab).float())
-                loss = torch.nn.functional.cross_entropy(head(outputs).reshape(-1, vocab), yb.reshape(-1))
+                loss = loss_of(x[start:start + batch_size], y[start:start + batch_size])
                 loss.backward()
                 optimizer.step()
             epochs.append(time.perf_counter() - started)
@@ -118,8 +148,72 @@ def torch_worker(args) -> None:
         print("RESULT" + json.dumps({
             "backend": "torch", "variant": "hand", "repeat": repeat, "total_seconds": sum(epochs),
             "first_epoch_seconds": epochs[0], "steady_epoch_seconds": steady,
-            "tokens_per_second": len(x) * args.timesteps / steady,
+            "tokens_per_second": len(x) * timesteps / steady,
         }), flush=True)
+
+
+def lstm_training_flops(units: int, inputs: int, outputs: int, tokens: float) -> float:
+    """Floating-point operations of training an LSTM + Dense head on `tokens` time steps.
+
+    Per time step and sample the LSTM multiplies [x_t, h_{t-1}] (inputs + units) by its
+    4 gate blocks (4 * units columns), and the head multiplies h_t (units) by `outputs`
+    columns; 2 FLOPs per multiply-add, and training costs 3 times the forward pass
+    (forward, gradient of the inputs, gradient of the weights). Element-wise gate
+    arithmetic is left out (a few percent at 256 units).
+    """
+    multiply_adds = (inputs + units) * 4 * units + units * outputs
+    return 3 * 2 * multiply_adds * tokens
+
+
+def matmul_roofline(batch: int, units: int, inputs: int, repeats: int = 200) -> dict:
+    """Measured GFLOP/s of this machine's dense matmul at the LSTM step's shapes.
+
+    Shapes: `(batch, inputs + units) @ (inputs + units, 4 * units)`, the product that runs
+    once per time step (the step cannot start before the previous one ends). Measured with
+    NumPy (its BLAS, all cores) and with TensorFlow (a `tf.function` loop of matmuls), the
+    best of 5 runs of `repeats` products each.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(batch, inputs + units)).astype("float32")
+    b = rng.normal(size=(inputs + units, 4 * units)).astype("float32")
+    flops = 2 * batch * (inputs + units) * 4 * units * repeats
+    best = {}
+    for _ in range(5):
+        started = time.perf_counter()
+        x = a
+        for _ in range(repeats):
+            x = (x @ b)[:, :inputs + units] * 1e-3
+        best["numpy"] = max(best.get("numpy", 0.0), flops / (time.perf_counter() - started) / 1e9)
+    big = rng.normal(size=(1024, 1024)).astype("float32")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(10):
+            big @ big
+        best["numpy_1024_square"] = max(best.get("numpy_1024_square", 0.0),
+                                        2 * 1024 ** 3 * 10 / (time.perf_counter() - started) / 1e9)
+    # Each product feeds the next (as the recurrence does), so no product can be hoisted
+    # out of the loop; the feedback (a slice times a constant) is small next to the matmul.
+    code = (
+        "import time, tensorflow as tf\n"
+        f"a = tf.random.normal(({batch}, {inputs + units})); b = tf.random.normal(({inputs + units}, {4 * units}))\n"
+        "@tf.function(autograph=False)\n"
+        "def loop(a, b):\n"
+        f"    body = lambda i, x: (i + 1, tf.matmul(x, b)[:, :{inputs + units}] * 1e-3)\n"
+        f"    return tf.while_loop(lambda i, x: i < {repeats}, body, (tf.constant(0), a))[1]\n"
+        "loop(a, b)\n"
+        "best = 0.0\n"
+        "for _ in range(5):\n"
+        "    t = time.perf_counter(); loop(a, b).numpy(); best = max(best, 1 / (time.perf_counter() - t))\n"
+        f"print('GFLOPS', best * {flops} / 1e9)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("GFLOPS")]
+    if lines:
+        best["tensorflow"] = float(lines[0].split()[1])
+    return best
 
 
 def run_worker(argv: list[str], env: dict) -> list[dict]:
@@ -136,53 +230,9 @@ def summary(rows: list[dict], key: str) -> tuple[float, float]:
     return min(values), statistics.median(values)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cell", default="lstm", choices=("simple_rnn", "lstm", "gru"))
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--timesteps", type=int, default=35)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
-    parser.add_argument("--peer", type=Path, help="path of the peer reference script peer_lm.py (optional)")
-    parser.add_argument("--worker", choices=("tensorflow", "jax", "torch"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker == "torch":
-        torch_worker(args)
-        return
-    if args.worker:
-        worker(args)
-        return
-
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.setdefault("RNNKIT_DATA_DIR", str((REPO.parent / "shared" / "datasets").resolve()))
-    shared = ["--cell", args.cell, "--units", str(args.units), "--epochs", str(args.epochs), "--repeats",
-              str(args.repeats), "--timesteps", str(args.timesteps), "--batch-size", str(args.batch_size)]
-    load_before = os.getloadavg()
-    rows = []
-    for backend in args.backends:
-        rows += run_worker([*shared, "--worker", backend], {**env, "KERAS_BACKEND": backend})
-    import importlib.util
-
-    torch_note = None
-    if importlib.util.find_spec("torch") is not None:
-        rows += run_worker([*shared, "--worker", "torch"], env)
-    else:
-        torch_note = "PyTorch: skipped (torch is not importable; it is an optional, benchmark-only dependency)"
-    peers = []
-    if args.peer is not None:
-        peer_cell = {"simple_rnn": "rnn"}.get(args.cell, args.cell)
-        for implementation in ("keras-tf", "keras-jax"):
-            completed = subprocess.run(
-                [sys.executable, str(args.peer), implementation, peer_cell, str(args.units), "3"],
-                env={**env, "VOCAB": "47"}, capture_output=True, text=True, check=False)
-            peers.append(completed.stdout.strip() or completed.stderr.strip()[-300:])
-
-    print(f"char LM (The Time Machine, vocab 47), {args.cell} {args.units}, batch {args.batch_size}, "
-          f"timesteps {args.timesteps}, {args.epochs} epochs, {args.repeats} alternating repeats; "
-          f"load average before {load_before}, after {os.getloadavg()}")
-    print(f"{'backend':11s} {'variant':7s} {'tokens/s min-epoch':>18s} {'tokens/s median':>15s} "
+def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict | None, flops_per_token) -> None:
+    print(f"\n{label}")
+    print(f"{'backend':11s} {'variant':7s} {'tokens/s best':>13s} {'tokens/s median':>15s} "
           f"{'call s min':>10s} {'call s median':>13s} {'first epoch s':>13s}")
     for backend in dict.fromkeys(row["backend"] for row in rows):
         for variant in ("hand", "rnnkit"):
@@ -193,29 +243,92 @@ def main() -> None:
             speed_median = statistics.median(row["tokens_per_second"] for row in chosen)
             total_min, total_median = summary(chosen, "total_seconds")
             first = statistics.median(row["first_epoch_seconds"] for row in chosen)
-            print(f"{backend:11s} {variant:7s} {speed_max:18.0f} {speed_median:15.0f} {total_min:10.2f} "
+            print(f"{backend:11s} {variant:7s} {speed_max:13.0f} {speed_median:15.0f} {total_min:10.2f} "
                   f"{total_median:13.2f} {first:13.2f}")
-    for backend in args.backends:
+    for backend in backends:
         hand = [row for row in rows if row["backend"] == backend and row["variant"] == "hand"]
         ours = [row for row in rows if row["backend"] == backend and row["variant"] == "rnnkit"]
         if not hand or not ours:
             continue
-        for label, key in (("steady epoch", "steady_epoch_seconds"), ("whole call", "total_seconds")):
+        for name, key in (("steady epoch", "steady_epoch_seconds"), ("whole call", "total_seconds")):
             # A speed ratio: hand seconds / rnnkit seconds (1.0 = no overhead, above 1 = faster).
             ratio_min = summary(hand, key)[0] / summary(ours, key)[0]
             ratio_median = summary(hand, key)[1] / summary(ours, key)[1]
-            print(f"{backend:11s} speed rnnkit / hand, {label:13s} min {ratio_min:.3f}   median {ratio_median:.3f}")
+            print(f"{backend:11s} speed rnnkit / hand, {name:13s} min {ratio_min:.3f}   median {ratio_median:.3f}")
     best = {}
     for row in rows:
-        best[(row["backend"], row["variant"])] = max(best.get((row["backend"], row["variant"]), 0),
-                                                     row["tokens_per_second"])
-    if ("tensorflow", "rnnkit") in best and ("jax", "rnnkit") in best:
-        print(f"rnnkit JAX / rnnkit TensorFlow, steady tokens/s: "
-              f"{best[('jax', 'rnnkit')] / best[('tensorflow', 'rnnkit')]:.2f}x")
-    if torch_note:
-        print(torch_note)
-    for line in peers:
-        print(f"peer reference: {line}")
+        key = (row["backend"], row["variant"])
+        best[key] = max(best.get(key, 0.0), row["tokens_per_second"])
+    fastest = max((value, backend) for (backend, variant), value in best.items() if variant == "rnnkit") \
+        if any(variant == "rnnkit" for _, variant in best) else None
+    if fastest and ("torch", "hand") in best:
+        print(f"rnnkit's fastest path ({fastest[1]}) / hand PyTorch, best steady tokens/s: "
+              f"{fastest[0] / best[('torch', 'hand')]:.2f}x")
+    if fastest and roofline and flops_per_token:
+        achieved = fastest[0] * flops_per_token / 1e9
+        for name, peak in roofline.items():
+            print(f"roofline ({name} matmul {peak:.1f} GFLOP/s): rnnkit {fastest[1]} reaches "
+                  f"{achieved:.1f} GFLOP/s = {100 * achieved / peak:.0f}%")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=("lm", "adding"), default="lm")
+    parser.add_argument("--cells", nargs="+", default=["lstm"], choices=("simple_rnn", "lstm", "gru"))
+    parser.add_argument("--units", type=int, nargs="+", default=[128])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--timesteps", type=int, default=35)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
+    parser.add_argument("--no-torch", action="store_true", help="leave hand-written PyTorch out")
+    parser.add_argument("--roofline", action="store_true", help="measure the matmul roofline for LSTM rows")
+    parser.add_argument("--peer", type=Path, help="path of the peer reference script peer_lm.py (optional)")
+    parser.add_argument("--worker", choices=("tensorflow", "jax", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.units = args.units[0]
+        torch_worker(args) if args.worker == "torch" else worker(args)
+        return
+
+    import importlib.util
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.setdefault("RNNKIT_DATA_DIR", str((REPO.parent / "shared" / "datasets").resolve()))
+    has_torch = importlib.util.find_spec("torch") is not None and not args.no_torch
+    load_before = os.getloadavg()
+    print(f"task {args.task}, {args.epochs} epochs, {args.repeats} alternating repeats; load average before "
+          f"{load_before}", flush=True)
+    for cell in args.cells:
+        for units in args.units:
+            shared = ["--task", args.task, "--cell", cell, "--units", str(units), "--epochs", str(args.epochs),
+                      "--repeats", str(args.repeats), "--timesteps", str(args.timesteps),
+                      "--batch-size", str(args.batch_size)]
+            rows = []
+            for backend in args.backends:
+                rows += run_worker([*shared, "--worker", backend], {**env, "KERAS_BACKEND": backend})
+            if has_torch:
+                rows += run_worker([*shared, "--worker", "torch"], env)
+            roofline, flops_per_token = None, None
+            if args.roofline and cell == "lstm":
+                inputs, outputs = (LM_VOCAB, LM_VOCAB) if args.task == "lm" else (2, 0)
+                batch = args.batch_size if args.task == "lm" else 32
+                roofline = matmul_roofline(batch, units, inputs)
+                flops_per_token = lstm_training_flops(units, inputs, outputs, 1)
+            report_row(f"{args.task} {cell} {units} (load average now {os.getloadavg()})", rows, args.backends,
+                       roofline, flops_per_token)
+            if args.peer is not None and args.task == "lm":
+                peer_cell = {"simple_rnn": "rnn"}.get(cell, cell)
+                for implementation in ("keras-tf", "keras-jax"):
+                    completed = subprocess.run(
+                        [sys.executable, str(args.peer), implementation, peer_cell, str(units), "3"],
+                        env={**env, "VOCAB": str(LM_VOCAB)}, capture_output=True, text=True, check=False)
+                    print(f"peer reference: {completed.stdout.strip() or completed.stderr.strip()[-300:]}")
+    if not has_torch:
+        print("PyTorch: skipped (torch is not importable, or --no-torch; it is an optional, benchmark-only "
+              "dependency)")
+    print(f"load average after {os.getloadavg()}")
 
 
 if __name__ == "__main__":

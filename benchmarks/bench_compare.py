@@ -18,6 +18,13 @@ report, and splits the wall time into:
 TensorFlow is imported and one tiny run trained before timing, so import and first
 graph-tracing costs do not count. Prints min and median over repeats and `uptime`,
 since the machine's load moves every figure.
+
+`--cli SOURCE [SOURCE ...]` instead times what a student runs, `python -m rnnkit compare
+--quick` from the shell (imports, backend choice, runs, report), once per source folder
+(a checkout of rnnkit, e.g. this one and an export of an older commit), alternating
+between them, `--repeats` times each:
+
+    python benchmarks/bench_compare.py --cli /tmp/rnnkit-before . --repeats 2
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -94,11 +102,57 @@ def warm_up() -> None:
     run_experiment(ModelSpec(cell="gru", units=2), task, TrainConfig(epochs=1))
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def time_cli(sources: list[Path], repeats: int) -> dict:
+    """Seconds of `python -m rnnkit compare --quick` per source folder, alternating."""
+    seconds = {str(source): [] for source in sources}
+    for repeat in range(repeats):
+        for source in sources:
+            with tempfile.TemporaryDirectory() as folder:
+                env = {**os.environ, "PYTHONPATH": str(source.resolve())}
+                env.pop("KERAS_BACKEND", None)  # `auto`, as a student runs it.
+                started = time.perf_counter()
+                completed = subprocess.run(
+                    [sys.executable, "-m", "rnnkit", "compare", "--quick", "--no-progress", "--out",
+                     str(Path(folder) / "quick")], env=env, capture_output=True, text=True, check=False,
+                    cwd=source)  # `python -m` puts the working folder first on the import path.
+                took = time.perf_counter() - started
+                where = subprocess.run([sys.executable, "-c", "import rnnkit; print(rnnkit.__file__)"], env=env,
+                                       capture_output=True, text=True, check=False, cwd=source).stdout.strip()
+                backend = next((line for line in completed.stdout.splitlines() if "Keras backend" in line), "")
+            if completed.returncode != 0:
+                print(completed.stderr[-2000:], file=sys.stderr)
+            seconds[str(source)].append(took)
+            print(f"repeat {repeat + 1} {source}: {took:.1f} s (exit {completed.returncode}) {backend.strip()}; "
+                  f"rnnkit from {where}", flush=True)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument("--cli", type=Path, nargs="+", metavar="SOURCE",
+                        help="time `python -m rnnkit compare --quick` from these source folders instead")
     args = parser.parse_args()
+    if args.cli:
+        load_before = uptime()
+        seconds = time_cli(args.cli, args.repeats)
+        print(f"{'source':<40}{'min s':>10}{'median s':>10}")
+        for source, values in seconds.items():
+            print(f"{source:<40}{min(values):10.1f}{statistics.median(values):10.1f}")
+        first = next(iter(seconds.values()))
+        for source, values in list(seconds.items())[1:]:
+            print(f"speed-up of {source} over {args.cli[0]}: min {min(first) / min(values):.2f}x   "
+                  f"median {statistics.median(first) / statistics.median(values):.2f}x")
+        print(f"uptime before: {load_before}")
+        print(f"uptime after:  {uptime()}")
+        if args.json:
+            args.json.write_text(json.dumps({"seconds": seconds, "uptime_before": load_before}, indent=2))
+        return
     load_before = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     warm_up()
     repeats = []

@@ -8,16 +8,20 @@ before anything imports Keras, with `resolve_backend`, and `use_backend` sets it
 Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 `benchmarks/bench_backends.py` and the README's speed section):
 
-- JAX compiles each new model with XLA, a fixed cost per run (from about 1 s for the
-  quick grid's models to about 10 s for an LSTM of 128 units on 35 steps), so small runs
-  (the quick grid: 400 samples, 10 steps, 8 units, 2 epochs) are faster on TensorFlow.
-- Once compiled, a JAX training step is 1.3-2.8x faster (char LM, LSTM/GRU/SimpleRNN at
-  32-256 units), so long runs are faster on JAX.
+- JAX compiles each new model with XLA, a fixed cost per run (about 3.5 s more than
+  TensorFlow's tracing for the quick grid's models, about 17 s more for an LSTM of 128
+  units on the char LM), so one small run is faster on TensorFlow.
+- Once compiled, a JAX training step is 1.3-2.8x faster on the char LM and about 6x
+  faster on the quick grid's small models, where TensorFlow's cost per cell step
+  (dispatching each step of the recurrent loop) outweighs the arithmetic.
+- With `share_compilations` (called by `train`), the next seed of a configuration
+  loads the compiled steps instead of compiling them again.
 
-`auto` therefore estimates the work of a run (`run_work`: multiply-adds of the recurrent
-layers over all training epochs) and picks JAX from `JAX_FROM_WORK` on. For a grid the
-same rule applies to the mean work per run: every run pays the compile cost once, and
-the total saving grows with the total work.
+`auto` therefore compares `estimate_seconds` of the runs on each backend: multiply-adds
+(`run_work`) and sequential cell steps (`cell_steps`) at each backend's measured rate,
+plus a fixed cost per run, and on JAX a compile cost per new architecture. The quick grid
+(2 seeds, 8 epochs of 85 batches of 30 steps) and the full grid go to JAX; one small run
+and the char LM at 128 units below 4 epochs stay on TensorFlow.
 
 Example:
 
@@ -40,14 +44,58 @@ from rnnkit.errors import ConfigError
 
 BACKENDS = ("tensorflow", "jax")
 CHOICES = ("auto", *BACKENDS)
-# Multiply-adds of training (all epochs, as `run_work` counts them) from which `auto` picks
-# JAX. Measured on the 2-core machine with the char LM, LSTM 128 (`bench_backends.py`,
-# 3.85e10 per epoch): a run costs TensorFlow about 6.6 s per epoch and JAX 2.7 s, but JAX
-# compiles for about 10 s more per run, so at 3 epochs (1.15e11) TensorFlow was still
-# faster by 3-4 s (whole call 25-29 s against 30-33 s); JAX wins from the 4th epoch on.
+# Kept for reference: the single-run threshold of the first rule (LSTM 128 char LM, where
+# TensorFlow was still faster at 3 epochs, 1.15e11). `estimate_seconds` replaces it.
 JAX_FROM_WORK = 1.5e11
 # Gate blocks per cell: the recurrent multiply-adds per step are gates * units * (units + inputs).
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+# The cost model `auto` compares, per backend (seconds, measured on the 2-core CPU machine
+# this project is developed on, see the README's speed section):
+# - multiply-adds per second of training, as `run_work` counts them: char LM, LSTM 128,
+#   3.85e10 per epoch in 6.6 s on TensorFlow and 2.7 s on JAX;
+# - seconds per sequential cell step (batches of train and validation x time steps),
+#   the dispatch cost that dominates small models: the quick grid's LSTM 16 (85 batches
+#   x 30 steps per epoch) spends 0.30 s per epoch on TensorFlow against 0.05 s on JAX;
+# - fixed seconds per run (tracing, compiling the probe and predict steps): about 1.5 s
+#   on TensorFlow for the quick grid's models; JAX compiles about 3.5 s more per new
+#   architecture there, growing with the model (17 s more for the LSTM 128 char LM), and
+#   a run of an architecture already compiled in the process (the next seed, with
+#   `share_compilations`) costs about 0.7 s.
+_MULTIPLY_ADDS_PER_SECOND = {"tensorflow": 5.8e9, "jax": 1.4e10}
+_SECONDS_PER_CELL_STEP = {"tensorflow": 1.2e-4, "jax": 2.0e-5}
+_FIXED_SECONDS = 1.5
+_JAX_EXTRA_COMPILE_SECONDS = 3.5
+_JAX_EXTRA_COMPILE_PER_WEIGHT = 1.4e-4
+_JAX_REPEAT_SECONDS = 0.7
+
+
+def _build_task(run):
+    from rnnkit.data.tasks import get_task
+
+    options = dict(run.task_options)
+    seed = options.pop("seed", 0)
+    return get_task(run.task, seed=seed, **options)
+
+
+def _recurrent_weights(run, task) -> int:
+    """Multiply-adds of one cell step of all recurrent layers (about their weight count)."""
+    spec = run.model
+    source = task.input_spec
+    if source.vocab_size:
+        width = spec.embedding_dim or source.vocab_size
+    else:
+        width = source.num_features or 1
+    gates = _GATES.get(spec.cell, 1) if spec.variety != "one_to_one" else 1
+    directions = 2 if spec.bidirectional else 1
+    units = spec.units
+    per_step = 0
+    for layer in range(spec.num_layers):
+        inputs = width if layer == 0 else units * directions
+        per_step += directions * gates * units * (units + inputs)
+    if task.variety == "seq2seq":
+        per_step *= 2  # An encoder and a decoder of the same size.
+    return per_step
 
 
 def run_work(run, task=None) -> float:
@@ -64,29 +112,71 @@ def run_work(run, task=None) -> float:
     Returns:
         A float (multiply-adds).
     """
-    if task is None:
-        from rnnkit.data.tasks import get_task
+    task = task if task is not None else _build_task(run)
+    timesteps = task.input_spec.timesteps or 1
+    return float(3 * _recurrent_weights(run, task) * timesteps * task.train.num_samples * run.train.epochs)
 
-        options = dict(run.task_options)
-        seed = options.pop("seed", 0)
-        task = get_task(run.task, seed=seed, **options)
-    spec = run.model
-    source = task.input_spec
-    timesteps = source.timesteps or 1
-    if source.vocab_size:
-        width = spec.embedding_dim or source.vocab_size
-    else:
-        width = source.num_features or 1
-    gates = _GATES.get(spec.cell, 1) if spec.variety != "one_to_one" else 1
-    directions = 2 if spec.bidirectional else 1
-    units = spec.units
-    per_step = 0
-    for layer in range(spec.num_layers):
-        inputs = width if layer == 0 else units * directions
-        per_step += directions * gates * units * (units + inputs)
-    if task.variety == "seq2seq":
-        per_step *= 2  # An encoder and a decoder of the same size.
-    return float(3 * per_step * timesteps * task.train.num_samples * run.train.epochs)
+
+def cell_steps(run, task=None) -> int:
+    """Returns the sequential cell steps of training `run`: batches (train and validation)
+    times time steps, over all epochs (seq2seq: encoder and decoder, counted twice)."""
+    task = task if task is not None else _build_task(run)
+    batch = run.train.batch_size
+    batches = -(-task.train.num_samples // batch) + -(-task.validation.num_samples // batch)
+    steps = batches * (task.input_spec.timesteps or 1) * run.train.epochs
+    return int(steps * (2 if task.variety == "seq2seq" else 1))
+
+
+def _architecture(run) -> str:
+    """What the compiled steps depend on: everything but the seed."""
+    train = {key: value for key, value in vars(run.train).items() if key != "seed"}
+    return json.dumps([run.task, run.task_options, repr(run.model), train], sort_keys=True, default=str)
+
+
+def estimate_seconds(runs, backend: str, tasks=None) -> float:
+    """Returns the estimated seconds of training `runs` one after another on `backend`.
+
+    Per run: the fixed cost, the multiply-adds (`run_work`) at the backend's measured
+    rate, and the sequential cell steps (`cell_steps`) at its measured dispatch cost. On
+    JAX each new architecture adds its compile time (more than TensorFlow's tracing,
+    growing with the recurrent weights); a run of an architecture already compiled (the
+    next seed of a configuration) costs a small fixed amount instead.
+
+    Args:
+        runs: A list of `RunConfig`.
+        backend: "tensorflow" or "jax".
+        tasks: Optional built tasks, one per run (built here otherwise).
+
+    Returns:
+        Seconds (a model, for comparing the two backends, not a promise).
+    """
+    backend = check_choice("backend", backend, BACKENDS)
+    runs = list(runs)
+    tasks = list(tasks) if tasks is not None else _tasks_of(runs)
+    total, compiled = 0.0, set()
+    for run, task in zip(runs, tasks):
+        total += run_work(run, task) / _MULTIPLY_ADDS_PER_SECOND[backend]
+        total += cell_steps(run, task) * _SECONDS_PER_CELL_STEP[backend]
+        if backend == "tensorflow":
+            total += _FIXED_SECONDS
+        elif _architecture(run) in compiled:
+            total += _JAX_REPEAT_SECONDS
+        else:
+            compiled.add(_architecture(run))
+            total += _FIXED_SECONDS + _JAX_EXTRA_COMPILE_SECONDS
+            total += _JAX_EXTRA_COMPILE_PER_WEIGHT * _recurrent_weights(run, task)
+    return total
+
+
+def _tasks_of(runs) -> list:
+    cache = {}
+    tasks = []
+    for run in runs:
+        key = (run.task, json.dumps(run.task_options, sort_keys=True, default=str))
+        if key not in cache:
+            cache[key] = _build_task(run)
+        tasks.append(cache[key])
+    return tasks
 
 
 def choose_backend(runs, tasks=None) -> str:
@@ -97,27 +187,15 @@ def choose_backend(runs, tasks=None) -> str:
         tasks: Optional built tasks, one per run (built here otherwise).
 
     Returns:
-        "jax" when the mean work per run (`run_work`) reaches `JAX_FROM_WORK` and JAX is
-        installed, else "tensorflow".
+        "jax" when JAX is installed and `estimate_seconds` of the runs is lower on JAX
+        than on TensorFlow, else "tensorflow".
     """
     runs = [runs] if not isinstance(runs, (list, tuple)) else list(runs)
     if not runs or importlib.util.find_spec("jax") is None:
         return "tensorflow"
-    tasks = tasks or [None] * len(runs)
-    cache = {}
-    total = 0.0
-    for run, task in zip(runs, tasks):
-        if task is None:
-            key = (run.task, json.dumps(run.task_options, sort_keys=True, default=str))
-            if key not in cache:
-                from rnnkit.data.tasks import get_task
-
-                options = dict(run.task_options)
-                seed = options.pop("seed", 0)
-                cache[key] = get_task(run.task, seed=seed, **options)
-            task = cache[key]
-        total += run_work(run, task)
-    return "jax" if total / len(runs) >= JAX_FROM_WORK else "tensorflow"
+    tasks = list(tasks) if tasks is not None else _tasks_of(runs)
+    faster_on_jax = estimate_seconds(runs, "jax", tasks) < estimate_seconds(runs, "tensorflow", tasks)
+    return "jax" if faster_on_jax else "tensorflow"
 
 
 def resolve_backend(requested: str, runs) -> str:
@@ -160,6 +238,63 @@ def use_backend(name: str) -> str:
     return name
 
 
+# Where `share_compilations` keeps JAX's compiled programs; a folder set here is kept.
+CACHE_DIR_VARIABLE = "RNNKIT_JAX_CACHE_DIR"
+# Compilations shorter than this are not written (JAX's own in-memory cache keeps them).
+_CACHE_MIN_COMPILE_SECONDS = 0.1
+_shared_cache_dir: str | None = None
+
+
+def share_compilations() -> str | None:
+    """Lets runs of the same architecture share JAX's compiled programs; returns the folder.
+
+    On JAX every new Keras model compiles its training, evaluation and prediction steps
+    with XLA, and JAX caches those programs per Python function, so a second model of the
+    same architecture (the next seed of a grid configuration) compiles them all again:
+    2-4 s per run for the quick grid's models on 2 cores, more than its eight epochs. JAX's
+    persistent compilation cache is keyed by the compiled program itself (its HLO, the
+    compile options and the device), not by the function, so with it the second seed loads
+    the programs instead of compiling them. The programs are the same, so the numbers are
+    too (same seed, same metrics, checked in the tests).
+
+    The cache lives in a temporary folder removed when the process exits, unless the
+    environment variable `RNNKIT_JAX_CACHE_DIR` names a folder to keep (shared by worker
+    processes, or kept between commands). A cache folder the user configured in JAX
+    (`jax_compilation_cache_dir`) is used as it is. Does nothing on TensorFlow.
+
+    Returns:
+        The cache folder, or None when Keras does not run on JAX.
+    """
+    global _shared_cache_dir
+    if current_backend() != "jax":
+        return None
+    if _shared_cache_dir is not None:
+        return _shared_cache_dir
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    configured = jax.config.jax_compilation_cache_dir
+    if configured:
+        _shared_cache_dir = configured
+        return configured
+    folder = os.environ.get(CACHE_DIR_VARIABLE)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    else:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="rnnkit-jax-cache-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", _CACHE_MIN_COMPILE_SECONDS)
+    # JAX decides once, at its first compilation, whether a cache is used; start over.
+    compilation_cache.reset_cache()
+    _shared_cache_dir = folder
+    return folder
+
+
 def current_backend() -> str:
     """The backend Keras runs on, or (before Keras is imported) the one it will load."""
     if "keras" in sys.modules:
@@ -167,5 +302,5 @@ def current_backend() -> str:
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
-__all__ = ["BACKENDS", "CHOICES", "JAX_FROM_WORK", "choose_backend", "current_backend", "resolve_backend",
-           "run_work", "use_backend"]
+__all__ = ["BACKENDS", "CHOICES", "JAX_FROM_WORK", "cell_steps", "choose_backend", "current_backend",
+           "estimate_seconds", "resolve_backend", "run_work", "share_compilations", "use_backend"]

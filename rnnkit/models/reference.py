@@ -173,6 +173,10 @@ def _activation(layer, name: str):
     import keras
 
     function = getattr(layer, name)
+    # A built-in activation is found by its name (`serialize` would load TensorFlow on JAX).
+    plain = getattr(function, "__name__", None)
+    if plain in ACTIVATIONS and keras.activations.get(plain) is function:
+        return ACTIVATIONS[plain]
     key = keras.activations.serialize(function)
     key = key if isinstance(key, str) else key.get("config", {}).get("name", str(key))
     if key not in ACTIVATIONS:

@@ -7,7 +7,8 @@ hand-written `model.fit` stays within a few percent:
 - `GradientNormProbe`: the global gradient norm on ONE fixed probe batch at each epoch
   end (weights are copied then; the norms are computed after `fit`, by one pass traced
   once per run on JAX and from a few epochs on TensorFlow, see `train`).
-- `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end.
+- `SpectralRadiusRecorder`: the recurrent kernel's spectral radius at epoch end (the
+  kernel is copied then; the eigenvalues are computed after training).
 - `StopOnNonFiniteLoss`: stops training when the epoch's loss is NaN or infinite, or has
   exploded (above 1000 times the first epoch's loss).
 - `ResetStatesAtEpochStart`: resets stateful layers at each epoch and before validation.
@@ -23,7 +24,12 @@ import time
 import keras
 import numpy as np
 
-from rnnkit.training.diagnostics import compiled_gradient_norm, gradient_norm, spectral_radius
+from rnnkit.training.diagnostics import (
+    compiled_gradient_norm,
+    find_recurrent_layer,
+    gradient_norm,
+    kernel_gate_radii,
+)
 from rnnkit.training.metrics import reset_recurrent_states
 
 
@@ -104,15 +110,35 @@ class GradientNormProbe(keras.callbacks.Callback):
 
 
 class SpectralRadiusRecorder(keras.callbacks.Callback):
-    """Records `spectral_radius(model, layer_name)` at each epoch end in `self.values`."""
+    """The spectral radius of the recurrent kernel at each epoch end, in `self.values`.
+
+    At each epoch end only the recurrent kernel is copied; the eigenvalues are computed
+    when `values` is first read (after training). On a busy 2-core machine NumPy's
+    multi-threaded eigenvalue routine took 0.04-3 s per LSTM 128 kernel, and between
+    epochs its threads competed with the training's.
+    """
 
     def __init__(self, layer_name: str | None = None):
         super().__init__()
         self.layer_name = layer_name
-        self.values: list[float] = []
+        self._kernels: list[np.ndarray] = []
+        self._values: list[float] = []
+
+    def _layer(self):
+        layer = find_recurrent_layer(self.model, self.layer_name)
+        return layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
 
     def on_epoch_end(self, epoch, logs=None):
-        self.values.append(spectral_radius(self.model, self.layer_name))
+        self._kernels.append(np.array(self._layer().cell.recurrent_kernel))
+
+    @property
+    def values(self) -> list[float]:
+        """The radius at each finished epoch (computed from the copied kernels)."""
+        if self._kernels:
+            rnn = self._layer()
+            self._values += [max(kernel_gate_radii(rnn, kernel).values()) for kernel in self._kernels]
+            self._kernels = []
+        return self._values
 
 
 # A loss above this many times the first epoch's counts as diverged (it will not come back).

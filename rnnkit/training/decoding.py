@@ -206,18 +206,8 @@ def next_token_probs(model, context_ids) -> np.ndarray:
         float64 `(vocab_size,)`.
     """
     batch_size, timesteps = _fixed_shape(model)
-    context = np.asarray(context_ids, dtype="int32")
-    if timesteps is not None and len(context) > timesteps:
-        context = context[-timesteps:]
-    read_at = len(context) - 1
-    if timesteps is not None and len(context) < timesteps:
-        context = np.concatenate([context, np.zeros(timesteps - len(context), dtype="int32")])
-    batch = np.repeat(context[None, :], batch_size or 1, axis=0)
-    reset_recurrent_states(model)
-    probs = np.asarray(model.predict_on_batch(batch), dtype="float64")
-    if probs.ndim != 3:
-        raise invalid("model", f"output of shape {probs.shape}", "a language model with output (batch, timesteps, vocab_size)")
-    return probs[0, read_at]
+    context = np.asarray(context_ids, dtype="int32").reshape(1, -1)
+    return _last_token_probs(model, context, timesteps, batch_size or 1)[0]
 
 
 def sample_from_probs(probs, *, temperature: float = 1.0, greedy: bool = False, rng=None) -> int:
@@ -278,20 +268,102 @@ def generate_text(
     generate_text(model, task.vocab, "the time ", 50, temperature=0.8, seed=0)
     ```
     """
+    check_bool("greedy", greedy)
+    (text,) = generate_texts(model, vocab, prefix, num_tokens, [None if greedy else temperature], seed=seed)
+    return text
+
+
+@retracing_notice_hidden()
+def generate_texts(
+    model,
+    vocab,
+    prefix: str,
+    num_tokens: int,
+    temperatures,
+    *,
+    seed: int | None = None,
+    batch_rows: int | None = None,
+    window: int | None = None,
+) -> list[str]:
+    """Generates one text per temperature from the same prefix, all rows in one forward pass per token.
+
+    Each text is what `generate_text` gives with that temperature (None: greedy) and
+    `seed`: every row draws from its own generator seeded with `seed`. Running the rows
+    together costs one forward pass per generated token instead of one per token and
+    text; with `batch_rows` (and `window`) every pass has the same shape, so it reuses a
+    compiled prediction step of that shape instead of tracing new ones (the rows are
+    padded by repeating the first).
+
+    Args:
+        model: A trained many_to_many language model.
+        vocab: The task's vocabulary.
+        prefix: Non-empty text to start from; it is part of every returned text.
+        num_tokens: Tokens to generate after the prefix.
+        temperatures: A list of sampling temperatures (> 0), or None for greedy rows.
+        seed: Seed of each row's sampler.
+        batch_rows: Rows of every forward pass (at least the number of temperatures);
+            default the model's fixed batch size, else the number of temperatures.
+        window: Time steps of every forward pass for a model whose input does not fix
+            them (contexts are padded on the right and read at their last real token);
+            default the context's own length, which changes at every token.
+
+    Returns:
+        The texts, in the order of `temperatures`.
+    """
     if not isinstance(prefix, str) or not prefix:
         raise invalid("prefix", prefix, "a non-empty string")
     num_tokens = check_non_negative_int("num_tokens", num_tokens)
-    check_bool("greedy", greedy)
-    if not greedy:
-        check_positive_float("temperature", temperature)
+    temperatures = list(temperatures)
+    if not temperatures:
+        raise invalid("temperatures", temperatures, "at least one temperature (None for greedy)")
+    for temperature in temperatures:
+        if temperature is not None:
+            check_positive_float("temperature", temperature)
     ids = [int(token) for token in np.asarray(vocab.encode(prefix)).ravel()]
     if not ids:
         raise invalid("prefix", prefix, "text that encodes to at least one token")
-    rng = np.random.default_rng(seed)
+    fixed_batch, timesteps = _fixed_shape(model)
+    rows = len(temperatures)
+    if batch_rows is not None:
+        batch_rows = check_positive_int("batch_rows", batch_rows)
+        if batch_rows < rows or (fixed_batch is not None and batch_rows != fixed_batch):
+            expected = f"at least {rows} (one row per temperature)"
+            if fixed_batch is not None:
+                expected = f"the model's fixed batch size {fixed_batch}"
+            raise invalid("batch_rows", batch_rows, expected)
+    else:
+        batch_rows = fixed_batch or rows
+    if fixed_batch is not None and fixed_batch < rows:
+        raise invalid("temperatures", f"{rows} temperatures", f"at most the model's fixed batch size {fixed_batch}")
+    window = timesteps or (check_positive_int("window", window) if window is not None else None)
+    generators = [np.random.default_rng(seed) for _ in temperatures]
+    texts = np.repeat(np.asarray(ids, dtype="int32")[None, :], rows, axis=0)
     for _ in range(num_tokens):
-        probs = next_token_probs(model, ids)
-        ids.append(sample_from_probs(probs, temperature=temperature, greedy=greedy, rng=rng))
-    return vocab.decode(ids)
+        probs = _last_token_probs(model, texts, window, batch_rows)
+        chosen = [
+            sample_from_probs(probs[row], temperature=temperature or 1.0, greedy=temperature is None, rng=generator)
+            for row, (temperature, generator) in enumerate(zip(temperatures, generators))
+        ]
+        texts = np.concatenate([texts, np.asarray(chosen, dtype="int32")[:, None]], axis=1)
+    return [vocab.decode(row.tolist()) for row in texts]
 
 
-__all__ = ["beam_search_decode", "generate_text", "greedy_decode", "next_token_probs", "sample_from_probs"]
+def _last_token_probs(model, contexts, window, batch_rows) -> np.ndarray:
+    """Next-token probabilities `(rows, vocab_size)` of equal-length contexts `(rows, length)`."""
+    if window is not None and contexts.shape[1] > window:
+        contexts = contexts[:, -window:]
+    read_at = contexts.shape[1] - 1
+    if window is not None and contexts.shape[1] < window:
+        contexts = np.pad(contexts, ((0, 0), (0, window - contexts.shape[1])))
+    rows = len(contexts)
+    batch = np.concatenate([contexts, np.repeat(contexts[:1], batch_rows - rows, axis=0)]) if batch_rows > rows else contexts
+    reset_recurrent_states(model)
+    probs = np.asarray(model.predict_on_batch(batch), dtype="float64")
+    if probs.ndim != 3:
+        raise invalid("model", f"output of shape {probs.shape}", "a language model with output (batch, timesteps, vocab_size)")
+    return probs[:rows, read_at]
+
+
+__all__ = [
+    "beam_search_decode", "generate_text", "generate_texts", "greedy_decode", "next_token_probs", "sample_from_probs",
+]

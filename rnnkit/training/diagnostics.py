@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from rnnkit.checks import check_positive_int, invalid
+from rnnkit.checks import check_bool, check_positive_int, invalid
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import cell_for_layer
 from rnnkit.training.gradients import compiled, value_and_gradients
@@ -311,7 +311,12 @@ def gate_spectral_radii(model, layer_name: str | None = None) -> dict:
         {"update": .., "reset": .., "candidate": ..} for GRU.
     """
     rnn = _cell_of(find_recurrent_layer(model, layer_name))
-    kernel = np.asarray(rnn.cell.recurrent_kernel, dtype="float64")
+    return kernel_gate_radii(rnn, rnn.cell.recurrent_kernel)
+
+
+def kernel_gate_radii(rnn, kernel) -> dict:
+    """`gate_spectral_radii` of a recurrent kernel array of the (forward) layer `rnn`."""
+    kernel = np.asarray(kernel, dtype="float64")
     units = kernel.shape[0]
     # Keras stores the gates side by side in the recurrent kernel, in the cell table's order.
     cell = cell_for_layer(rnn)
@@ -355,10 +360,7 @@ def hidden_states(model, x, layer_name: str | None = None) -> np.ndarray:
         float `(num_samples, timesteps, units)` (`2 * units` for a concat Bidirectional).
     """
     layer = find_recurrent_layer(model, layer_name)
-    feature_model = keras.Model(model.inputs, layer.input)
-    sequences = feature_model(_structured(feature_model, x), training=False)
-    if isinstance(sequences, (list, tuple)):
-        sequences = sequences[0]
+    sequences = _layer_inputs(model, layer, x)
     config = layer.get_config()
     if isinstance(layer, keras.layers.Bidirectional):
         config["layer"]["config"].update(return_sequences=True, return_state=False, stateful=False)
@@ -373,7 +375,19 @@ def hidden_states(model, x, layer_name: str | None = None) -> np.ndarray:
     return np.asarray(outputs, dtype="float64")
 
 
-def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95) -> float:
+def _layer_inputs(model, layer, x):
+    """The sequence `layer` receives inside `model` for the batch `x` (no pass when it is a model input)."""
+    inputs = [tensor for tensor in model.inputs if tensor is layer.input]
+    if inputs and not isinstance(x, dict):
+        return x
+    feature_model = keras.Model(model.inputs, layer.input)
+    sequences = feature_model(_structured(feature_model, x), training=False)
+    if isinstance(sequences, (list, tuple)):
+        sequences = sequences[0]
+    return sequences
+
+
+def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95, *, reference: bool = False) -> float:
     """Returns the share of hidden-state entries with |h| > `threshold`.
 
     Args:
@@ -381,14 +395,37 @@ def saturation(model, x, layer_name: str | None = None, threshold: float = 0.95)
         x: A probe batch.
         layer_name: Which recurrent layer; default the first.
         threshold: A number in (0, 1); tanh units above it pass almost no gradient.
+        reference: Compute the hidden states with the cell's NumPy equations
+            (`rnnkit.models.reference.run_reference`, equal to Keras's to about 1e-6)
+            instead of a Keras pass; `train` uses it because it costs no tracing or
+            compiling (on JAX an eager recurrent pass runs step by step). Falls back to
+            the Keras pass for a layer the reference cannot run (Bidirectional, an
+            activation it does not know).
 
     Returns:
         A share in [0, 1].
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise invalid("threshold", threshold, "a number in (0, 1)")
-    states = hidden_states(model, x, layer_name)
+    check_bool("reference", reference)
+    states = _reference_hidden_states(model, x, layer_name) if reference else None
+    if states is None:
+        states = hidden_states(model, x, layer_name)
     return float(np.mean(np.abs(states) > threshold))
+
+
+def _reference_hidden_states(model, x, layer_name):
+    """h_1..h_T from the NumPy reference equations, or None when they cannot run this layer."""
+    from rnnkit.models.reference import run_reference
+
+    layer = find_recurrent_layer(model, layer_name)
+    if isinstance(layer, keras.layers.Bidirectional) or cell_for_layer(layer) is None:
+        return None
+    try:
+        outputs, _ = run_reference(layer, np.asarray(_layer_inputs(model, layer, x)))
+    except ConfigError:  # An activation the reference does not know.
+        return None
+    return outputs
 
 
 def probe_batch(split, size: int):
@@ -399,7 +436,14 @@ def probe_batch(split, size: int):
     return _take_rows(split.x, rows), split.y[rows], weights
 
 
-def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed: int = 0) -> list[dict]:
+def _fixed_batch(model):
+    shape = model.inputs[0].shape if model.inputs else (None,)
+    return shape[0]
+
+
+def sample_outputs(
+    model, task, split, extras: dict, num_samples: int = 5, seed: int = 0, batch_size: int = 2,
+) -> list[dict]:
     """Returns a handful of human-readable examples from a held-out split.
 
     - language model: `{"prefix", "greedy", "sampled"}` text generated from a test prefix;
@@ -415,8 +459,10 @@ def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed:
         extras: From `held_out_metrics`: `predictions` and, for seq2seq, `decoded`.
         num_samples: How many examples.
         seed: Seed of the text sampler.
+        batch_size: Rows of each forward pass that generates text (give the held-out
+            predictions' batch size so that their compiled step is reused; at least 2).
     """
-    from rnnkit.training.decoding import generate_text
+    from rnnkit.training.decoding import generate_texts
     from rnnkit.training.metrics import end_mask, task_kind
 
     kind = task_kind(task)
@@ -428,10 +474,13 @@ def sample_outputs(model, task, split, extras: dict, num_samples: int = 5, seed:
         prefix = task.vocab.decode(prefix_ids) or task.vocab.decode(np.asarray(split.x[0]))
         if not prefix:
             return samples
-        for temperature in (None, 0.8):
-            text = generate_text(
-                model, task.vocab, prefix, 40, greedy=temperature is None, temperature=temperature or 1.0, seed=seed
-            )
+        # Both texts in one forward pass per token, at the shape of the held-out predictions
+        # (`batch_size` rows, the task's time steps), whose compiled step it reuses.
+        temperatures = (None, 0.8)
+        texts = generate_texts(model, task.vocab, prefix, 40, temperatures, seed=seed,
+                               batch_rows=batch_size if _fixed_batch(model) is None else None,
+                               window=task.input_spec.timesteps or None)
+        for temperature, text in zip(temperatures, texts):
             samples.append({"prefix": prefix, "mode": "greedy" if temperature is None else f"temperature {temperature}", "text": text})
         return samples
     if kind == "seq2seq":

@@ -259,10 +259,42 @@ def task_kind(task) -> str:
     return "classification"
 
 
+def _num_rows(x) -> int:
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+
+def _padded_rows(x, size: int):
+    """`x` with its last row repeated until it has `size` rows (arrays or a dict of them)."""
+    def pad(values):
+        values = np.asarray(values)
+        return np.concatenate([values, np.repeat(values[-1:], size - len(values), axis=0)])
+
+    return {key: pad(value) for key, value in x.items()} if isinstance(x, dict) else pad(x)
+
+
 def predict_in_order(model, x, batch_size: int) -> np.ndarray:
-    """Returns `model` predictions batch by batch in order (stateful models reset first)."""
+    """Returns `model` predictions batch by batch in order (stateful models reset first).
+
+    Every forward pass has `batch_size` rows: the last, partial batch is padded (by
+    repeating its last row) and the extra outputs dropped. One input shape means one
+    traced (TensorFlow) or compiled (JAX) prediction step instead of two, and text
+    generation at that shape reuses it (`sample_outputs`). A stateful model, whose state
+    runs on from batch to batch, is predicted with `model.predict` as it is.
+    """
+    batch_size = check_positive_int("batch_size", batch_size)
     reset_recurrent_states(model)
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    if any(getattr(layer, "stateful", False) for layer in model.layers):
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    outputs = []
+    total = _num_rows(x)
+    for start in range(0, total, batch_size):
+        rows = _take_rows(x, slice(start, start + batch_size))
+        count = _num_rows(rows)
+        batch = rows if count == batch_size else _padded_rows(rows, batch_size)
+        outputs.append(np.asarray(model.predict_on_batch(batch))[:count])
+    if not outputs:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    return np.concatenate(outputs)
 
 
 def held_out_metrics(model, task, split, batch_size: int = 32) -> tuple[dict, dict]:

@@ -12,6 +12,7 @@ from rnnkit.models.seq2seq import Seq2SeqInference
 from rnnkit.training.decoding import (
     beam_search_decode,
     generate_text,
+    generate_texts,
     greedy_decode,
     next_token_probs,
 )
@@ -206,6 +207,42 @@ def test_low_temperature_equals_greedy_and_sampling_is_seeded():
     sampled = [generate_text(model, LetterVocab(), "ab", 8, temperature=1.0, seed=seed) for seed in range(4)]
     assert generate_text(model, LetterVocab(), "ab", 8, temperature=1.0, seed=2) == sampled[2]
     assert any(text != greedy for text in sampled)
+
+
+def test_texts_generated_together_equal_texts_generated_one_by_one():
+    model = next_letter_model(timesteps=4, sharpness=0.7)
+    vocab = LetterVocab()
+    alone = [generate_text(model, vocab, "ab", 8, greedy=True),
+             generate_text(model, vocab, "ab", 8, temperature=1.0, seed=3),
+             generate_text(model, vocab, "ab", 8, temperature=0.5, seed=3)]
+    # Rows padded to 6 per pass (the shape of a held-out batch): the padding is dropped.
+    together = generate_texts(model, vocab, "ab", 8, [None, 1.0, 0.5], seed=3, batch_rows=6)
+    assert together == alone
+    # The sharp model's greedy row is known by hand: each letter is followed by the next.
+    sharp = next_letter_model(timesteps=4)
+    assert generate_texts(sharp, vocab, "c", 5, [None, None], batch_rows=2) == ["cdabcd", "cdabcd"]
+
+
+def test_generation_in_a_fixed_window_equals_the_growing_context():
+    # A model free in its time steps: reading a right-padded window at the last real token
+    # gives what the growing context gives (the model is causal).
+    inputs = keras.Input((None,), dtype="int32")
+    one_hot = keras.layers.Embedding(4, 4, embeddings_initializer="identity")(inputs)
+    rnn = keras.layers.SimpleRNN(4, return_sequences=True, seed=0)(one_hot)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(rnn))
+    vocab = LetterVocab()
+    growing = generate_texts(model, vocab, "abc", 6, [None])
+    assert generate_texts(model, vocab, "abc", 6, [None], window=12, batch_rows=4) == growing
+
+
+def test_generate_texts_refuses_bad_arguments():
+    model, vocab = next_letter_model(), LetterVocab()
+    with pytest.raises(ConfigError, match="`temperatures`: got \\[\\]; expected at least one temperature"):
+        generate_texts(model, vocab, "a", 2, [])
+    with pytest.raises(ConfigError, match="`batch_rows`: got 1; expected at least 2 \\(one row per temperature\\)"):
+        generate_texts(model, vocab, "a", 2, [None, 0.5], batch_rows=1)
+    with pytest.raises(ConfigError, match="`temperature`: got -1"):
+        generate_texts(model, vocab, "a", 2, [None, -1])
 
 
 def test_window_padding_matches_running_the_exact_context():

@@ -143,6 +143,31 @@ def test_saturation_and_hidden_states():
         saturation(model, x, threshold=1.5)
 
 
+def test_saturation_from_the_reference_equations_counts_the_same_states():
+    # h_t = tanh(x_t * k + h_{t-1} * w) with one unit, k = 2 and w = 0.5: for x = (1, 0, 0, 0)
+    # the states are tanh(2) = 0.964, tanh(0.482) = 0.448, tanh(0.224) = 0.220, tanh(0.110) = 0.110.
+    inputs = keras.Input((4, 1), name="inputs")
+    rnn = keras.layers.SimpleRNN(1, name="rnn_1", kernel_initializer=keras.initializers.Constant(2.0),
+                                 recurrent_initializer=keras.initializers.Constant(0.5), use_bias=False)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(rnn(inputs)))
+    x = np.array([[[1.0], [0.0], [0.0], [0.0]]], "float32")
+    # Above 0.95: only h_1 (1 of 4); above 0.2: h_1, h_2, h_3 (3 of 4).
+    for threshold, share in ((0.95, 0.25), (0.2, 0.75)):
+        assert saturation(model, x, threshold=threshold, reference=True) == share
+        assert saturation(model, x, threshold=threshold) == share
+    with pytest.raises(ConfigError, match="`reference`: got 'yes'"):
+        saturation(model, x, reference="yes")
+
+
+def test_saturation_falls_back_to_keras_where_the_reference_cannot_run():
+    inputs = keras.Input((3, 1), name="inputs")
+    layer = keras.layers.Bidirectional(keras.layers.SimpleRNN(2, kernel_initializer=keras.initializers.Constant(10.0),
+                                                              recurrent_initializer="zeros", use_bias=False), name="rnn_1")
+    model = keras.Model(inputs, layer(inputs))
+    # Every state of both directions is tanh(10) > 0.95 for an input of ones.
+    assert saturation(model, np.ones((2, 3, 1), "float32"), reference=True) == 1.0
+
+
 def test_missing_recurrent_layer_is_named():
     inputs = keras.Input((4, 1), name="inputs")
     model = keras.Model(inputs, keras.layers.SimpleRNN(2, name="rnn_1")(inputs))
@@ -153,3 +178,21 @@ def test_missing_recurrent_layer_is_named():
         spectral_radius(dense)
     with pytest.raises(ConfigError, match="`loss`: got None; expected a Keras loss name"):
         gradient_flow(model, np.ones((1, 4, 1)), np.ones((1, 2)))
+
+
+def test_spectral_radius_recorder_keeps_each_epochs_kernel():
+    from rnnkit.training.callbacks import SpectralRadiusRecorder
+
+    inputs = keras.Input((3, 2), name="inputs")
+    rnn = keras.layers.SimpleRNN(2, name="rnn_1")
+    model = keras.Model(inputs, rnn(inputs))
+    recorder = SpectralRadiusRecorder()
+    recorder.set_model(model)
+    angle = 0.3
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    # Epoch 1 ends with 0.8 x a rotation (eigenvalues 0.8 e^{+-i 0.3}), epoch 2 with 0.5 x I.
+    for epoch, kernel in enumerate((0.8 * rotation, 0.5 * np.eye(2))):
+        rnn.cell.recurrent_kernel.assign(kernel.astype("float32"))
+        recorder.on_epoch_end(epoch)
+    assert recorder.values == pytest.approx([0.8, 0.5])
+    assert recorder.values == pytest.approx([0.8, 0.5])  # read twice, computed once

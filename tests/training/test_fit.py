@@ -232,3 +232,23 @@ def test_run_result_repr_is_one_line_without_the_history():
     result = RunResult(status="ok", history=history, metrics={"loss": 0.123456, "mae": 0.5},
                        params={"total": 97, "trainable": 97, "non_trainable": 0})
     assert repr(result) == "RunResult(status='ok', epochs=3, metrics={loss=0.1235, mae=0.5}, params=97)"
+
+
+@pytest.mark.jax
+def test_run_experiment_seeds_as_keras_set_random_seed_does():
+    from rnnkit.models.builders import build_model
+    from rnnkit.training.fit import seed_everything
+
+    task = regression_task(num_samples=40)
+    spec = ModelSpec(cell="gru", units=3)
+    config = TrainConfig(epochs=2, batch_size=8, seed=4)
+    ours = run_experiment(spec, task, config)
+    # The same run seeded by Keras's own function: same weights, shuffling, metrics.
+    keras.utils.set_random_seed(4)
+    model = build_model(spec, task)
+    theirs = train(model, task, config)
+    assert ours.metrics == theirs.metrics
+    seed_everything(4)
+    first = np.random.random()
+    keras.utils.set_random_seed(4)
+    assert np.random.random() == first

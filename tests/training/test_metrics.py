@@ -16,6 +16,7 @@ from rnnkit.training.metrics import (
     mse,
     perplexity,
     perplexity_from_probs,
+    predict_in_order,
     regression_metrics,
     rmse,
     token_accuracy,
@@ -127,3 +128,19 @@ def test_perplexity_of_a_model_runs_it_batch_by_batch():
 def test_exact_match_needs_one_sequence_per_row():
     with pytest.raises(ConfigError, match=r"`target_ids`: got 'array of shape \(3,\)'; expected an array \(num_samples, timesteps\)"):
         exact_match([1, 2, 3], [1, 2, 3])
+
+
+@pytest.mark.jax
+def test_predict_in_order_pads_the_last_batch_and_drops_the_padding():
+    # y = 2 * (sum of the inputs over time and features) + 1, by hand-set weights.
+    inputs = keras.Input((3, 2))
+    flat = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="ones")(flat * 2.0))
+    x = np.arange(7 * 3 * 2, dtype="float32").reshape(7, 3, 2)
+    expected = 2.0 * x.sum(axis=(1, 2))[:, None] + 1.0
+    for batch_size in (3, 7, 10):  # a partial last batch, exact batches, fewer rows than a batch
+        predicted = predict_in_order(model, x, batch_size)
+        assert predicted.shape == (7, 1)
+        assert np.allclose(predicted, expected)
+    with pytest.raises(ConfigError, match="`batch_size`: got 0; expected a positive integer"):
+        predict_in_order(model, x, 0)
