@@ -103,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             from rnnkit.startup import set_verbose
 
             set_verbose()  # Shows TensorFlow's own lines, the start-up ones included.
-        elif args.command in NEEDS_TENSORFLOW and getattr(args, "in_process", True):
-            import_tensorflow_quietly()  # Worker processes import it themselves, quietly.
+        elif (args.command in NEEDS_TENSORFLOW and getattr(args, "in_process", True)
+              and (getattr(args, "backend", None) != "jax" or getattr(args, "tensorboard", False))):
+            # Worker processes import it themselves, quietly; on JAX only TensorBoard needs it.
+            import_tensorflow_quietly()
         return int(args.run(args) or 0)
     except RnnkitError as error:
         return _fail(args.command, error)

@@ -351,6 +351,7 @@ class ProcessExecutor:
         self.options = {"run_fn": run_fn, "verbose": verbose, "tensorboard": tensorboard, "figures": figures}
         self.backends_used: dict[str, int] = {}
         self._pools = []
+        self._jax_cache = None  # A temporary folder, removed by `close`.
 
     def describe(self) -> dict:
         backends = ", ".join(f"{name} ({count} runs)" for name, count in self.backends_used.items())
@@ -363,8 +364,15 @@ class ProcessExecutor:
 
         context = multiprocessing.get_context("spawn")  # fork is unsafe once TensorFlow has threads.
         started = context.SimpleQueue()
+        environment = thread_environment(self.threads)
+        if backend == "jax":  # The workers share one JAX compilation cache (see `share_compilations`).
+            from rnnkit.backend import CACHE_DIR_VARIABLE
+
+            if CACHE_DIR_VARIABLE not in os.environ and self._jax_cache is None:
+                self._jax_cache = tempfile.TemporaryDirectory(prefix="rnnkit-jax-cache-")
+            environment[CACHE_DIR_VARIABLE] = os.environ.get(CACHE_DIR_VARIABLE) or self._jax_cache.name
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(backend, thread_environment(self.threads), started))
+                                   initargs=(backend, environment, started))
         self._pools.append(pool)
         return pool, started
 
@@ -463,6 +471,9 @@ class ProcessExecutor:
             if child.is_alive():
                 child.kill()
         self._pools.clear()
+        if self._jax_cache is not None:
+            self._jax_cache.cleanup()
+            self._jax_cache = None
 
 
 def _is_broken(future) -> bool:

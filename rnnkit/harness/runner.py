@@ -227,10 +227,13 @@ def _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run
     """The executor the arguments ask for (Ray is connected here, before anything is written)."""
     from rnnkit.backend import choose_backend, current_backend, resolve_backend, use_backend
 
+    # `auto` weighs the runs to do together, wherever they train, so that the backend does
+    # not depend on the executor (JAX's compiled steps are shared between the seeds of a
+    # configuration, which `choose_backend` counts).
+    chosen = choose_backend(todo, [tasks.get(run) for run in todo]) if backend == "auto" and todo else None
+
     def backend_of(run):
-        if backend == "auto":
-            return choose_backend(run, tasks=[tasks.get(run)])
-        return backend or current_backend()
+        return chosen or (backend if backend != "auto" else None) or current_backend()
 
     if ray is not None and ray is not False:
         address = None if ray is True or ray == "local" else str(ray)
