@@ -262,6 +262,28 @@ def gpu_environment(gpus_per_run: float) -> dict:
             "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{int(gpus_per_run * 95) / 100:.2f}"}
 
 
+def spread_architectures(runs: list) -> list:
+    """Orders runs so that the seeds of one configuration are not trained side by side.
+
+    Runs that differ only in their seed share their compiled steps (on JAX, through the
+    compilation cache the workers share), but only once the first of them has compiled:
+    two workers starting seeds 0 and 1 of the same configuration at once would both
+    compile it. So the first seed of every configuration comes first, then the second
+    seed of every configuration, and so on; within a round, the grid's order.
+
+    >>> from rnnkit.harness.grid import expand_grid
+    >>> runs = expand_grid({"tasks": ["adding"], "cells": ["lstm", "gru"], "seeds": [0, 1]})
+    >>> [run.label for run in spread_architectures(runs)]
+    ['adding lstm u32 L1 seed0', 'adding gru u32 L1 seed0', 'adding lstm u32 L1 seed1', 'adding gru u32 L1 seed1']
+    """
+    round_of, seen = [], {}
+    for run in runs:
+        round_of.append(seen.get(run.config_id, 0))
+        seen[run.config_id] = round_of[-1] + 1
+    order = sorted(range(len(runs)), key=lambda index: (round_of[index], index))
+    return [runs[index] for index in order]
+
+
 # ----------------------------------------------------------------------------- in-process
 
 
@@ -378,7 +400,7 @@ class ProcessExecutor:
 
     def outcomes(self, todo):
         groups: dict[str, list] = {}
-        for run in todo:
+        for run in spread_architectures(todo):
             groups.setdefault(self.backend_of(run), []).append(run)
         for backend, runs in groups.items():  # One backend at a time: a process loads one.
             self.backends_used[backend] = len(runs)
