@@ -71,8 +71,19 @@ def serial_results(tmp_path_factory):
 
 def test_two_local_workers_give_the_serial_results(serial_results, tmp_path):
     out = tmp_path / "out"
-    results = compare(REAL_GRID, out, progress=False, figures=False, workers=2)
+    results = compare(REAL_GRID, out, progress=False, figures=False, workers=2, tensorboard=True)
     assert_same_numbers(serial_results, results)
+    # The workers' TensorBoard logs came back to the driver's folder: each run's training
+    # curve there is its stored history.
+    import tensorflow as tf
+
+    for run_id in results["run_id"]:
+        losses = {event.step: tf.make_ndarray(value.tensor).item()
+                  for path in (out / "tensorboard" / run_id / "train").glob("events*")
+                  for event in tf.compat.v1.train.summary_iterator(str(path))
+                  for value in event.summary.value if value.tag == "epoch_loss"}
+        history = pd.read_csv(out / "runs" / run_id / "history.csv")
+        assert [losses[step] for step in sorted(losses)] == pytest.approx(list(history["loss"]), rel=1e-5)
     backends = {store.load_run(out, run_id)["metrics"]["environment"].get("backend") for run_id in results["run_id"]}
     assert backends == {"tensorflow"}
     environment = json.loads((out / "environment.json").read_text())
