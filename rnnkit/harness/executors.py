@@ -113,7 +113,7 @@ def train_run(run, task, *, run_fn=None, verbose: int = 0, tensorboard: bool = F
     import sys
 
     from rnnkit.backend import current_backend
-    from rnnkit.harness.runner import param_table_of, predictions_record, test_predictions
+    from rnnkit.harness.runner import held_out_predictions, param_table_of, predictions_record
 
     if run_fn is None or tensorboard:
         import keras  # noqa: F401 - the default trainer and TensorBoard need it; a test's fake may not.
@@ -143,7 +143,7 @@ def train_run(run, task, *, run_fn=None, verbose: int = 0, tensorboard: bool = F
     try:
         table = param_table_of(result)
         if figures and result.ok:
-            predictions = predictions_record(task, test_predictions(result, task))
+            predictions = predictions_record(task, held_out_predictions(result, task))
     except Exception:  # noqa: BLE001 - a table or plot input that fails must not stop the grid.
         result.diagnostics = {**(result.diagnostics or {}), "store_error": traceback.format_exc()}
     result.model = result.predictions = None

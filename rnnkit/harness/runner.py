@@ -380,7 +380,7 @@ def param_table_of(result: RunResult):
     return param_table(result.model)
 
 
-def test_predictions(result: RunResult, task):
+def held_out_predictions(result: RunResult, task):
     """The trainer's test predictions, or (for a `run_fn` that returns only the model) new ones."""
     if result.predictions is not None:
         return result.predictions
