@@ -11,7 +11,7 @@ from rnnkit.checks import invalid
 from rnnkit.config import CELLS, VARIETIES
 
 EXAMPLES = """examples:
-  rnnkit compare --quick                      the built-in grid at toy size (a few minutes)
+  rnnkit compare --quick                      the built-in grid at toy size (about 20 s on 2 cores)
   rnnkit compare                              the full built-in grid (39 runs; times in the README)
   rnnkit compare grid.yaml --out runs/mine    a grid file; run again to resume
   rnnkit compare --tasks adding --cells lstm gru --units 8 16 --epochs 3 --seeds 0 1
@@ -220,17 +220,17 @@ def run(args) -> int:
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
     requested = getattr(args, "backend_requested", None) or args.backend
+    chosen = f"Keras backend {requested}{' (chosen from the size of the runs)' if requested == 'auto' else ''}"
     if args.ray is not None:
-        where = f"Ray at {args.ray}" if args.ray != "local" else "a local Ray"
-        how = f"{where}, Keras backend {requested}{' (chosen per run)' if requested == 'auto' else ''}"
-    elif args.workers == 1:
+        how = f"{f'Ray at {args.ray}' if args.ray != 'local' else 'a local Ray'}, {chosen}"
+    elif args.in_process:
         how = f"Keras backend {args.backend}"
     else:
-        how = f"workers {args.workers}, Keras backend {requested}{' (chosen per run)' if requested == 'auto' else ''}"
+        how = f"workers {args.workers}, {chosen}"
     print(f"rnnkit compare: writing to {out_dir} ({how})")
     results = compare(grid, out_dir, verbose=2 if args.verbose else 0, progress=not args.no_progress,
                       tensorboard=args.tensorboard, retry_failed=args.retry_failed, max_memory=args.max_memory,
-                      workers=args.workers, ray=args.ray, backend=None if args.workers == 1 else requested,
+                      workers=args.workers, ray=args.ray, backend=None if args.in_process else requested,
                       cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     print_failures(results)
     from rnnkit.harness import store
