@@ -227,13 +227,16 @@ def _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run
     """The executor the arguments ask for (Ray is connected here, before anything is written)."""
     from rnnkit.backend import choose_backend, current_backend, resolve_backend, use_backend
 
-    # `auto` weighs the runs to do together, wherever they train, so that the backend does
-    # not depend on the executor (JAX's compiled steps are shared between the seeds of a
-    # configuration, which `choose_backend` counts).
-    chosen = choose_backend(todo, [tasks.get(run) for run in todo]) if backend == "auto" and todo else None
+    # The backend is decided once, for the runs to do together, whatever the executor: `auto`
+    # weighs them as a whole (JAX's compiled steps are shared between the seeds of a
+    # configuration, which `choose_backend` counts); None keeps this process's backend.
+    if backend == "auto":
+        backend = choose_backend(todo, [tasks.get(run) for run in todo]) if todo else None
+    elif backend is not None:
+        backend = resolve_backend(backend, todo)  # Refuses "jax" when JAX is not installed.
 
     def backend_of(run):
-        return chosen or (backend if backend != "auto" else None) or current_backend()
+        return backend or current_backend()
 
     if ray is not None and ray is not False:
         address = None if ray is True or ray == "local" else str(ray)
@@ -245,7 +248,7 @@ def _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run
         workers = auto_workers(len(todo), largest)
     if workers == 1:
         if backend is not None:  # This process's backend: set before Keras loads, never switched.
-            use_backend(resolve_backend(backend, todo))
+            use_backend(backend)
         return InProcessExecutor(tasks=tasks, **options)
     return ProcessExecutor(workers, backend_of, **options)
 
