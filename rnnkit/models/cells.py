@@ -66,6 +66,10 @@ class Cell:
             Keras layer under its own name when it is not None.
         bias_vectors: `options -> int`: bias vectors per gate when the layer has a bias,
             given the layer's values of `options` (GRU with `reset_after`: 2).
+        build_path: The class the builders make, as "module:Class", when it is not
+            `keras_class` itself: a subclass with the same weights and numbers (for
+            "lstm", `rnnkit.models.fast_lstm.LSTM`, faster on JAX on a CPU). Layers are
+            recognised by `keras_class`, so a plain Keras layer still belongs to its row.
     """
 
     name: str
@@ -75,6 +79,7 @@ class Cell:
     reference_step: Callable
     options: tuple[str, ...] = ()
     bias_vectors: Callable[[dict], int] = _one_bias_vector
+    build_path: str | None = None
 
     @property
     def layer_class(self) -> type:
@@ -84,6 +89,16 @@ class Cell:
 
             return getattr(keras.layers, self.keras_class)
         return self.keras_class
+
+    @property
+    def build_class(self) -> type:
+        """The layer class the builders make: `build_path` when set, else `layer_class`."""
+        if self.build_path is None:
+            return self.layer_class
+        import importlib
+
+        module, _, name = self.build_path.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
 # Cell name -> row: the three Keras cells. Add rows with `register_cell`.
@@ -104,6 +119,7 @@ CELL_TABLE: dict[str, Cell] = {
             num_states=2,  # h and c
             reference_step=reference.lstm_reference,
             options=("unit_forget_bias",),
+            build_path="rnnkit.models.fast_lstm:LSTM",
         ),
         Cell(
             name="gru",
@@ -260,7 +276,7 @@ def make_recurrent_layer(
     if bidirectional is None:
         bidirectional = spec.bidirectional
     inner_name = f"{name}_{spec.cell}" if bidirectional else name
-    layer = get_cell(spec.cell).layer_class(
+    layer = get_cell(spec.cell).build_class(
         return_sequences=return_sequences,
         return_state=return_state,
         go_backwards=go_backwards,
