@@ -413,6 +413,15 @@ PROTOCOL_NOTE = (
 )
 
 
+# How to read a label such as "adding lstm u16 L1 seed0", once, above the tables.
+LABEL_NOTE = (
+    "Labels read: task (where the heading does not already name it), cell (mlp is the one_to_one baseline: hidden Dense layers on the flattened "
+    "input window), u = units per layer, L = number of layers (stacked recurrent layers; for the mlp, "
+    "hidden Dense layers), bi = bidirectional, then every setting that differs from its default or is "
+    "swept, and the seed (left out where seeds are pooled)."
+)
+
+
 ONE_SEED_NOTE = (
     "Every configuration ran with one seed: no uncertainty can be given, so no difference in this "
     "report is evidence. Run at least 3 seeds (`--seeds 0 1 2`)."
@@ -441,6 +450,7 @@ def report_blocks(out_dir) -> list[tuple]:
     if len(seeds) and seeds.max() < 2:
         blocks.append(("p", ONE_SEED_NOTE))
     blocks.append(("p", PROTOCOL_NOTE))
+    blocks.append(("p", LABEL_NOTE))
     instance_column = "task_instance" if "task_instance" in results else "task"
     for instance in dict.fromkeys(results[instance_column]):
         blocks.append(("h3", f"Ranking: {instance}"))

@@ -72,6 +72,8 @@ def test_report_shows_tables_grid_environment_and_failures(folder):
         for key in ("python", "tensorflow", "keras", "device", "seeds", "date"):
             assert key in text
         assert "cells: [simple_rnn, lstm]" in text and "num_samples: 30" in text  # the grid
+        # The key to labels such as "simple_rnn u2 L1", above the tables.
+        assert "u = units per layer, L = number of layers (stacked recurrent layers; for the mlp" in text
     # The error line is escaped in HTML.
     assert "ValueError: shapes &lt;do not&gt; fit" in html
     assert "ValueError: shapes <do not> fit" in markdown
