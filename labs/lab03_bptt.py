@@ -14,9 +14,10 @@ Run it:
     python labs/lab03_bptt.py --out DIR  # where figures and tables go
 
 Outputs (in `--out`, default `labs_out/lab03`): `gradient_flow.csv`,
-`gradient_flow_linear.png`, `gradient_flow_tanh.png`, `clipping.csv`, `clipping.png`,
-`truncation.csv`, `truncation.png`, `initialisation.csv`, `initialisation.png`,
-`summary.json`.
+`gradient_flow_linear.png`, `gradient_flow_tanh.png`, `clipping.csv`,
+`clipping_epochs.csv` (training loss per epoch), `clipping_steps.csv` (probe MSE and raw
+gradient norm per step), `clipping.png`, `truncation.csv`, `truncation.png`,
+`initialisation.csv`, `initialisation.png`, `summary.json`.
 """
 
 # ## Introduction
@@ -57,6 +58,9 @@ import pandas as pd
 
 SEED = 3
 CLIP_RADIUS = 2.0  # Spectral radius of W_hh at the start of part B.
+# rnnkit.train calls a run "diverged" (and stops it) when an epoch's training loss is NaN or
+# infinite, or above this many times the first epoch's loss. Part B speaks in these terms.
+DIVERGENCE_FACTOR = 1000
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -164,7 +168,7 @@ def part_b_clipping(sizes: dict, out: str, rng: np.random.Generator) -> pd.DataF
     task = rnnkit.get_task("adding", timesteps=timesteps, num_samples=sizes["clip_samples"], seed=SEED)
     probe_x, probe_y = task.validation.x[:64], task.validation.y[:64]
     rotation = orthogonal_matrix(units, rng)
-    curves, rows = {}, []
+    curves, rows, epoch_rows, step_rows = {}, [], [], []
     for label, clipnorm in (("unclipped", None), ("clipped", 1.0)):
         keras.utils.set_random_seed(SEED)
         # rho = 2 and a large SGD step: the raw gradient now and then jumps by orders of
@@ -179,13 +183,23 @@ def part_b_clipping(sizes: dict, out: str, rng: np.random.Generator) -> pd.DataF
         norms = np.asarray(recorder.norms)
         losses = np.asarray(recorder.losses)
         curves[label] = (norms, losses)
-        # A diverging run ends in inf / NaN; statistics are taken over its finite part.
+        epoch_losses = result.history["loss"].to_numpy(dtype="float64")
+        epoch_rows += [{"run": label, "epoch": epoch, "loss": loss} for epoch, loss in enumerate(epoch_losses, 1)]
+        step_rows += [{"run": label, "step": step, "raw_grad_norm": norm, "probe_mse": loss}
+                      for step, (norm, loss) in enumerate(zip(norms, losses), 1)]
+        # A diverging run may end in inf / NaN; statistics are taken over its finite part.
         finite = np.isfinite(losses) & np.isfinite(norms)
         broken = np.flatnonzero(~finite)
         rows.append({
             "run": label, "status": result.status,
+            "epochs_run": int(epoch_losses.size),
+            "first_epoch_loss": float(epoch_losses[0]),
+            "last_epoch_loss": float(epoch_losses[-1]),
+            "loss_growth": float(epoch_losses[-1] / epoch_losses[0]),
             "steps": int(norms.size),
             "steps_before_non_finite": int(broken[0]) if broken.size else int(norms.size),
+            "probe_first_mse": float(losses[0]),
+            "probe_step_over_limit": first_step_over_limit(losses),
             "median_grad_norm": float(np.median(norms[finite])),
             "max_finite_grad_norm": float(np.max(norms[finite])),
             "steps_above_clip_threshold": int(np.sum(norms[finite] > 1.0)),
@@ -208,9 +222,46 @@ def part_b_clipping(sizes: dict, out: str, rng: np.random.Generator) -> pd.DataF
     figure.tight_layout()
     figure.savefig(os.path.join(out, "clipping.png"), dpi=90)
     plt.close(figure)
+    pd.DataFrame(epoch_rows).to_csv(os.path.join(out, "clipping_epochs.csv"), index=False)
+    pd.DataFrame(step_rows).to_csv(os.path.join(out, "clipping_steps.csv"), index=False)
     table = pd.DataFrame(rows)
     table.to_csv(os.path.join(out, "clipping.csv"), index=False)
     return table
+
+
+def first_step_over_limit(losses: np.ndarray) -> int:
+    """The first step (1-based) whose probe MSE is NaN, infinite or above DIVERGENCE_FACTOR
+    times the first step's: the per-step reading of rnnkit's per-epoch rule; 0 if none."""
+    with np.errstate(invalid="ignore"):
+        over = ~np.isfinite(losses) | (losses > DIVERGENCE_FACTOR * losses[0])
+    steps = np.flatnonzero(over)
+    return int(steps[0]) + 1 if steps.size else 0
+
+
+def clipping_sentence(row) -> str:
+    """What happened to one run of part B, in the terms rnnkit uses for its status."""
+    epochs = int(row["epochs_run"])
+    first, last = row["first_epoch_loss"], row["last_epoch_loss"]
+    if row["status"] == "diverged" and not np.isfinite(last):
+        training = f"the training loss became {last} in epoch {epochs} and rnnkit stopped the run"
+    elif row["status"] == "diverged":
+        training = (f"the training loss grew from {first:.3g} in epoch 1 to {last:.3g} in epoch {epochs}, "
+                    f"{row['loss_growth']:,.0f} times the first epoch's (rnnkit stops a run above "
+                    f"{DIVERGENCE_FACTOR} times)")
+    else:
+        training = f"the training loss went from {first:.3g} in epoch 1 to {last:.3g} in epoch {epochs}"
+    step, steps = int(row["probe_step_over_limit"]), int(row["steps"])
+    if int(row["steps_before_non_finite"]) < steps:
+        probe = (f"step by step, the MSE on a fixed probe batch became NaN or inf at step "
+                 f"{int(row['steps_before_non_finite']) + 1} of {steps}")
+    elif step:
+        probe = (f"step by step, the MSE on a fixed probe batch stayed finite for all {steps} steps but first "
+                 f"exceeded {DIVERGENCE_FACTOR} times its step-1 value ({row['probe_first_mse']:.3g}) at step {step}")
+    else:
+        probe = (f"the probe MSE went from {row['probe_first_mse']:.3g} at step 1 to {row['best_probe_mse']:.3g} "
+                 f"at best in {steps} steps")
+    return (f"status {row['status']}: {training}; {probe} "
+            f"(largest raw gradient norm {row['max_finite_grad_norm']:.3g})")
 
 
 def chunked_pass(model, layer, x, y, weights, length, batch_size, train: bool):
@@ -370,6 +421,12 @@ def main(argv=None) -> dict:
         summary[f"{key}_median_grad_norm"] = float(row["median_grad_norm"])
         summary[f"{key}_best_probe_mse"] = float(row["best_probe_mse"])
         summary[f"{key}_finished"] = float(row["status"] == "ok")
+        summary[f"{key}_diverged"] = float(row["status"] == "diverged")
+        summary[f"{key}_epochs_run"] = int(row["epochs_run"])
+        summary[f"{key}_probe_step_over_limit"] = int(row["probe_step_over_limit"])
+        for name in ("first_epoch_loss", "last_epoch_loss", "loss_growth"):
+            if np.isfinite(row[name]):  # A loss that became NaN or inf has no finite value to keep.
+                summary[f"{key}_{name}"] = float(row[name])
         if np.isfinite(row["test_mse"]):  # A diverged run stops before it is scored on test.
             summary[f"{key}_test_mse"] = float(row["test_mse"])
     for _, row in trunc_table.iterrows():
@@ -393,12 +450,9 @@ def main(argv=None) -> dict:
     print(f"- tanh, rho = {high}: ratio {summary[f'first_over_last_tanh_rho_{high}']:.2e} against "
           f"{summary[f'first_over_last_linear_rho_{high}']:.2e} for the linear cell with the same W_hh: "
           "tanh' <= 1 can only shrink each step's factor.")
-    steps = clip_table.set_index("run")["steps"]
-    print(f"- Clipping: without it the loss stayed finite for {summary['unclipped_steps_before_non_finite']} "
-          f"of {steps['unclipped']} steps run (largest finite raw norm {summary['unclipped_max_finite_grad_norm']:.3g}); "
-          f"with clipnorm=1, {summary['clipped_steps_before_non_finite']} of {steps['clipped']} (largest raw norm "
-          f"{summary['clipped_max_finite_grad_norm']:.3g}). Best probe MSE "
-          f"{summary['unclipped_best_probe_mse']:.3g} vs {summary['clipped_best_probe_mse']:.3g} (mean: 0.167).")
+    runs = clip_table.set_index("run")
+    print(f"- Clipping: without it, {clipping_sentence(runs.loc['unclipped'])}. With clipnorm=1, "
+          f"{clipping_sentence(runs.loc['clipped'])}. Predicting the mean scores an MSE of 0.167.")
     accuracies = ", ".join(f"k={int(row['truncation_length'])}: {row['accuracy']:.2f}" for _, row in trunc_table.iterrows())
     print(f"- Truncated BPTT, delay D = {sizes['trunc_delay']}: accuracy {accuracies} "
           f"(chance {trunc_table['chance'].iloc[0]:.2f}). With k <= D no backward pass holds both a "
@@ -410,7 +464,7 @@ def main(argv=None) -> dict:
           f"the same training: {inits} (mean: 0.1667). A small W_hh starts with the gradient of early "
           "steps vanished, so the first marker is learnt late or not at all.")
     clip_mse = {run: f"{summary[f'{run}_test_mse']:.4g}" if f"{run}_test_mse" in summary
-                else "none (status diverged: the loss exploded and training stopped)" for run in ("unclipped", "clipped")}
+                else "none (status diverged: training stopped before the test)" for run in ("unclipped", "clipped")}
     print(f"- Clipping, test MSE: unclipped {clip_mse['unclipped']}, clipped {clip_mse['clipped']} "
           "(mean: 0.1667): one exploding step is enough to ruin the unclipped model.")
     if args.quick:

@@ -120,10 +120,11 @@ _EXPORTS = {
     "verdict_lines": "rnnkit.harness.store",
     "match_units": "rnnkit.harness.budget",
     "build_report": "rnnkit.report.report",
-    # Baselines and metric directions.
+    # Baselines, metric directions and ranges.
     "task_baselines": "rnnkit.training.baselines",
     "best_baseline": "rnnkit.training.baselines",
     "metric_direction": "rnnkit.training.metrics",
+    "metric_range": "rnnkit.training.metrics",
     "plot_curves_over_seeds": "rnnkit.report.plots",
     "plot_metric_over_seeds": "rnnkit.report.plots",
     "plot_prediction_samples": "rnnkit.report.plots",

@@ -159,7 +159,7 @@ def print_verdict(out_dir) -> None:
     from rnnkit.harness import store
 
     verdict = store.load_verdict(out_dir)
-    print("\nVerdict (test primary metric; 95% intervals over seeds):")
+    print("\nVerdict (test primary metric; 95% intervals over seeds, cut at the metric's possible range):")
     for line in store.verdict_lines(verdict):
         print(f"  {line}")
     if verdict.empty:

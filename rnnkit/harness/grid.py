@@ -168,7 +168,10 @@ def default_label(run: RunConfig, swept: tuple[str, ...] = ()) -> str:
     Returns:
         A label such as "adding lstm u8 L1 bi activation=relu learning_rate=0.01 seed0":
         task, cell, units, layers, every model field that differs from its default,
-        then the swept training settings and task options, then the seed.
+        then the swept training settings and task options, then the seed. `L` is
+        `num_layers`: stacked recurrent layers for a cell, hidden Dense layers for the
+        one_to_one MLP ("adding mlp u16 L2 seed0" has two). Labels are not part of
+        `run_id` or `config_id`, so rewording them leaves stored runs resumable.
     """
     parts = [run.task, run.cell_name]
     if run.model.variety not in ("one_to_one", _task_variety(run.task)):

@@ -571,11 +571,13 @@ def build_summary(results: pd.DataFrame) -> pd.DataFrame:
         primary metric, best baseline and baseline values), `num_seeds`, `num_ok`, `n`
         (finished seeds), then `<metric>_mean` and `<metric>_std` (std is empty for a
         single seed), and for the validation and test metrics `<metric>_ci_low` /
-        `<metric>_ci_high` (95% Student-t interval of the mean; empty below 2 seeds), and
+        `<metric>_ci_high` (95% Student-t interval of the mean, cut at the metric's
+        possible range, e.g. at 0 for an MSE; empty below 2 seeds), and
         `learned` (True when the primary test metric beats the best baseline beyond the
         interval; see `rnnkit.harness.verdict.learned`).
     """
     from rnnkit.harness.verdict import learned, mean_interval
+    from rnnkit.training.metrics import has_direction
 
     if results.empty:
         return pd.DataFrame(columns=["config_id", "num_seeds", "num_ok", "n"])
@@ -597,7 +599,8 @@ def build_summary(results: pd.DataFrame) -> pd.DataFrame:
             row[f"{column}_mean"] = values.mean()
             row[f"{column}_std"] = values.std()
             if column.startswith(("best_val_", "test_")):
-                row[f"{column}_ci_low"], row[f"{column}_ci_high"] = mean_interval(values.dropna())
+                metric = column if has_direction(column) else None  # Cut at its range when known.
+                row[f"{column}_ci_low"], row[f"{column}_ci_high"] = mean_interval(values.dropna(), metric)
         primary = row.get("primary_metric")
         if isinstance(primary, str) and f"test_{primary}" in ok:
             values = pd.to_numeric(ok[f"test_{primary}"], errors="coerce").dropna()

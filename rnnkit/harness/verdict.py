@@ -4,10 +4,13 @@ Seeds are the unit of evidence. For each configuration the test value of the tas
 primary metric (mse, accuracy, perplexity, token accuracy or exact match; see
 `rnnkit.training.metrics.PRIMARY_METRICS`) is summarised by its mean, standard
 deviation, n and a 95% confidence interval from Student's t distribution (mean ±
-t(0.975, n-1) · std / √n). Each configuration is then compared with the best one:
+t(0.975, n-1) · std / √n). The interval shown is cut at the metric's possible range
+(`rnnkit.training.metrics.metric_range`: 0 for an MSE, 1 for perplexity, 0 and 1 for
+an accuracy), so that an MSE is never shown with a negative end. Each configuration is
+then compared with the best one:
 
 - the difference of means with a Welch 95% interval (unequal variances; Welch-
-  Satterthwaite degrees of freedom);
+  Satterthwaite degrees of freedom), never cut: a difference can be negative;
 - the seeds won: seeds present in both, on which the configuration beat the best one;
 - the wording: a configuration is called worse only when the interval of its
   difference excludes zero; otherwise the two "are not distinguishable at n seeds".
@@ -15,7 +18,11 @@ t(0.975, n-1) · std / √n). Each configuration is then compared with the best 
 
 A configuration "learned" when it beats the task's best trivial baseline by more than
 its seeds' uncertainty: the whole 95% interval of its mean lies on the better side of
-the baseline. With one seed, where no interval exists, it must close at least 5% of the
+the baseline. The rule reads only the end of the interval that faces the baseline (the
+upper end of an error, the lower end of an accuracy); cutting the interval at the
+metric's range moves only an end that lies beyond the range, past any baseline, so the
+cut never changes whether a configuration learned (the rule uses the uncut interval all
+the same). With one seed, where no interval exists, it must close at least 5% of the
 gap between the baseline and a perfect score (0 error, perplexity 1, accuracy 1).
 
 Configurations are only ever compared within one task *instance* (the task with its
@@ -26,6 +33,9 @@ Example:
 >>> low, high = mean_interval([1.0, 2.0, 3.0])
 >>> round(low, 3), round(high, 3)
 (-0.484, 4.484)
+>>> low, high = mean_interval([1.0, 2.0, 3.0], metric="mse")  # An MSE is never below 0.
+>>> round(low, 3), round(high, 3)
+(0.0, 4.484)
 """
 
 from __future__ import annotations
@@ -35,12 +45,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from rnnkit.training.metrics import better, metric_direction
+from rnnkit.training.metrics import better, metric_direction, metric_range, perfect_score
 
 CONFIDENCE = 0.95
 # With one seed, "learned" needs this share of the gap from the baseline to a perfect score.
 SINGLE_SEED_MARGIN = 0.05
-_PERFECT = {"perplexity": 1.0}
 
 
 def _t_quantile(degrees: float) -> float:
@@ -49,13 +58,28 @@ def _t_quantile(degrees: float) -> float:
     return float(t.ppf(0.5 + CONFIDENCE / 2, degrees))
 
 
-def mean_interval(values) -> tuple[float, float]:
-    """The 95% Student-t confidence interval of the mean of `values` (NaN for n < 2)."""
+def mean_interval(values, metric: str | None = None) -> tuple[float, float]:
+    """The 95% Student-t confidence interval of the mean of `values` (NaN for n < 2).
+
+    Args:
+        values: One value per seed (None and non-finite values are left out).
+        metric: Optional metric name (`mse`, `test_accuracy`, ...): the interval is then
+            cut at the metric's possible range (`metric_range`), e.g. at 0 for an MSE and
+            at 1 for an accuracy. Without it the interval is the raw mean ± t · s / √n.
+
+    Returns:
+        `(low, high)`.
+
+    Raises:
+        ValueError: `metric` is not a registered metric.
+    """
+    lowest, highest = metric_range(metric) if metric is not None else (-math.inf, math.inf)
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype="float64")
     if values.size < 2:
         return math.nan, math.nan
     half = _t_quantile(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return float(values.mean() - half), float(values.mean() + half)
+    low, high = float(values.mean() - half), float(values.mean() + half)
+    return max(low, lowest), min(high, highest)
 
 
 def difference_interval(first, second) -> tuple[float, float, float]:
@@ -104,10 +128,10 @@ def learned(values, baseline: float, metric: str) -> bool | None:
     if not values or baseline is None or not np.isfinite(baseline):
         return None
     if len(values) >= 2:
-        low, high = mean_interval(values)
+        low, high = mean_interval(values)  # Uncut: the rule is the plain statistical one.
         worst = high if metric_direction(metric) == "min" else low
         return better(metric, worst, baseline)
-    perfect = _PERFECT.get(metric, 0.0 if metric_direction(metric) == "min" else 1.0)
+    perfect = perfect_score(metric)
     needed = SINGLE_SEED_MARGIN * abs(perfect - baseline)
     gain = (baseline - values[0]) if metric_direction(metric) == "min" else (values[0] - baseline)
     return bool(gain > needed) if needed > 0 else bool(gain > 0)
@@ -167,8 +191,8 @@ def instance_verdict(results: pd.DataFrame, summary: pd.DataFrame, select=()) ->
 
     Returns:
         One row per (selected) configuration, best first: label, selected, metric, n,
-        mean, ci_low, ci_high, baseline, baseline_value, learned, difference, diff_low,
-        diff_high, seeds_won, verdict (one sentence).
+        mean, ci_low, ci_high (cut at the metric's range), baseline, baseline_value, learned, difference, diff_low,
+        diff_high (not cut), seeds_won, verdict (one sentence).
     """
     if summary.empty:
         return pd.DataFrame()
@@ -188,7 +212,7 @@ def instance_verdict(results: pd.DataFrame, summary: pd.DataFrame, select=()) ->
     for _, row in chosen.iterrows():
         seeds = _seed_values(results, row["config_id"], column)
         values = list(seeds.values())
-        low, high = mean_interval(values)
+        low, high = mean_interval(values, metric)
         baseline_value = row.get(f"baseline_{column}")
         did_learn = learned(values, baseline_value, metric)
         difference, diff_low, diff_high = difference_interval(values, list(best_seeds.values()))

@@ -37,7 +37,8 @@ REPORT_HTML = "report.html"
 
 # Comparison figures: file stem prefix -> caption.
 FIGURE_CAPTIONS = {
-    "test_metric": "Test value of the primary metric: each seed a dot, the mean with its 95% interval, the best baseline dotted",
+    "test_metric": ("Test value of the primary metric: each seed a dot, the mean with its 95% interval (cut at "
+                    "the metric's possible range), the best baseline dotted"),
     "learning_curves": "Learning curves (training and validation loss, mean over seeds, band = range of seeds; dotted: best baseline)",
     "metric_vs_params": "Test primary metric (mean over seeds) against parameter count",
     "seconds_per_epoch": "Training seconds per epoch after the first (median over epochs, mean over seeds)",
@@ -191,7 +192,7 @@ def write_comparison_figures(out_dir) -> list[Path]:
                 values = [float(v) for v in pd.to_numeric(ok[column], errors="coerce") if np.isfinite(v)]
                 if values:
                     tests[label] = values
-                    intervals[label] = mean_interval(values)
+                    intervals[label] = mean_interval(values, metric)  # Cut at the metric's range.
         figures = {}
         reference = None
         if tests:
@@ -403,10 +404,21 @@ def _environment_frame(environment: dict) -> pd.DataFrame:
 PROTOCOL_NOTE = (
     "How to read this: each task instance (a task with its options) is judged on its own, on the test "
     "value of its primary metric, with the weights of the epoch that had the best validation loss. Seeds "
-    "are the unit of evidence: means come with a 95% Student-t interval; a difference to the best "
-    "configuration comes with a Welch 95% interval, and no winner is named while that interval includes "
+    "are the unit of evidence: means come with a 95% Student-t interval, cut at the metric's possible "
+    "range (0 for an MSE or a loss, 1 for perplexity, 0 and 1 for an accuracy), so no end shows a value "
+    "the metric cannot take; a difference to the best configuration comes with a Welch 95% interval, "
+    "which is not cut (a difference can be negative), and no winner is named while that interval includes "
     "zero. A configuration 'learned' when its whole interval beats the best trivial baseline (with one "
     "seed: when it closes at least 5% of the gap from the baseline to a perfect score)."
+)
+
+
+# How to read a label such as "adding lstm u16 L1 seed0", once, above the tables.
+LABEL_NOTE = (
+    "Labels read: task (where the heading does not already name it), cell (mlp is the one_to_one baseline: hidden Dense layers on the flattened "
+    "input window), u = units per layer, L = number of layers (stacked recurrent layers; for the mlp, "
+    "hidden Dense layers), bi = bidirectional, then every setting that differs from its default or is "
+    "swept, and the seed (left out where seeds are pooled)."
 )
 
 
@@ -438,6 +450,7 @@ def report_blocks(out_dir) -> list[tuple]:
     if len(seeds) and seeds.max() < 2:
         blocks.append(("p", ONE_SEED_NOTE))
     blocks.append(("p", PROTOCOL_NOTE))
+    blocks.append(("p", LABEL_NOTE))
     instance_column = "task_instance" if "task_instance" in results else "task"
     for instance in dict.fromkeys(results[instance_column]):
         blocks.append(("h3", f"Ranking: {instance}"))

@@ -19,6 +19,9 @@ Example:
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from rnnkit.checks import check_positive_int, invalid
@@ -361,23 +364,37 @@ def held_out_metrics(model, task, split, batch_size: int = 32) -> tuple[dict, di
 
 # ----------------------------------------------------------------------------- directions
 
-# Whether a smaller ("min") or a larger ("max") value of a metric is better. Every metric
-# rnnkit stores is listed here; nothing is guessed from a name. Prefixes such as `val_`,
-# `test_`, `best_`, `final_` and `baseline_` are stripped before the look-up.
-METRIC_DIRECTIONS = {
-    "loss": "min",
-    "mse": "min",
-    "mae": "min",
-    "rmse": "min",
-    "mse_original": "min",
-    "mae_original": "min",
-    "rmse_original": "min",
-    "perplexity": "min",
-    "accuracy": "max",
-    "token_accuracy": "max",
-    "decoded_token_accuracy": "max",
-    "exact_match": "max",
+class MetricInfo(NamedTuple):
+    """What rnnkit knows about a metric: which way is better and which values it can take."""
+
+    direction: str  # "min" when smaller values are better, "max" when larger are.
+    lowest: float  # The smallest value the metric can take.
+    highest: float  # The largest value it can take (inf when it has no upper bound).
+
+
+# The metric registry: every metric rnnkit stores, with its direction and its possible
+# range; nothing is guessed from a name. Prefixes such as `val_`, `test_`, `best_`,
+# `final_` and `baseline_` are stripped before the look-up. The losses rnnkit compiles
+# (mse, sparse categorical cross-entropy) are never negative; perplexity is exp of a
+# non-negative mean, so at least 1. The perfect score of a metric is the end of its range
+# on the better side.
+METRICS = {
+    "loss": MetricInfo("min", 0.0, math.inf),
+    "mse": MetricInfo("min", 0.0, math.inf),
+    "mae": MetricInfo("min", 0.0, math.inf),
+    "rmse": MetricInfo("min", 0.0, math.inf),
+    "mse_original": MetricInfo("min", 0.0, math.inf),
+    "mae_original": MetricInfo("min", 0.0, math.inf),
+    "rmse_original": MetricInfo("min", 0.0, math.inf),
+    "perplexity": MetricInfo("min", 1.0, math.inf),
+    "accuracy": MetricInfo("max", 0.0, 1.0),
+    "token_accuracy": MetricInfo("max", 0.0, 1.0),
+    "decoded_token_accuracy": MetricInfo("max", 0.0, 1.0),
+    "exact_match": MetricInfo("max", 0.0, 1.0),
 }
+
+# The direction of every registered metric (a view of `METRICS`).
+METRIC_DIRECTIONS = {name: info.direction for name, info in METRICS.items()}
 
 # The metric that decides "did it learn" and the verdict, per task kind (see `task_kind`).
 PRIMARY_METRICS = {
@@ -410,6 +427,13 @@ def base_metric_name(name: str) -> str:
     return name
 
 
+def _registered(name: str) -> MetricInfo:
+    base = base_metric_name(name)
+    if base not in METRICS:
+        raise invalid("metric", name, f"a metric with a registered direction and range: {', '.join(sorted(METRICS))}")
+    return METRICS[base]
+
+
 def metric_direction(name: str) -> str:
     """Returns "min" when smaller values of metric `name` are better, "max" when larger are.
 
@@ -420,22 +444,49 @@ def metric_direction(name: str) -> str:
         "min" or "max".
 
     Raises:
-        ValueError: The metric is not in `METRIC_DIRECTIONS`.
+        ValueError: The metric is not in the registry (`METRICS`).
 
     Example:
 
     >>> metric_direction("best_val_mae"), metric_direction("test_accuracy")
     ('min', 'max')
     """
-    base = base_metric_name(name)
-    if base not in METRIC_DIRECTIONS:
-        raise invalid("metric", name, f"a metric with a known direction: {', '.join(sorted(METRIC_DIRECTIONS))}")
-    return METRIC_DIRECTIONS[base]
+    return _registered(name).direction
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    """Returns the `(lowest, highest)` values metric `name` can take (`highest` may be inf).
+
+    Args:
+        name: A metric name, with or without prefixes (`test_mse`, `best_val_loss`).
+
+    Raises:
+        ValueError: The metric is not in the registry (`METRICS`).
+
+    Example:
+
+    >>> metric_range("test_mse"), metric_range("perplexity"), metric_range("val_accuracy")
+    ((0.0, inf), (1.0, inf), (0.0, 1.0))
+    """
+    info = _registered(name)
+    return info.lowest, info.highest
+
+
+def perfect_score(name: str) -> float:
+    """The best value metric `name` can take: the end of its range on the better side.
+
+    Example:
+
+    >>> perfect_score("mse"), perfect_score("perplexity"), perfect_score("exact_match")
+    (0.0, 1.0, 1.0)
+    """
+    info = _registered(name)
+    return info.lowest if info.direction == "min" else info.highest
 
 
 def has_direction(name: str) -> bool:
     """Whether `name` is a quality metric with a registered direction (not a diagnostic)."""
-    return base_metric_name(name) in METRIC_DIRECTIONS
+    return base_metric_name(name) in METRICS
 
 
 def better(name: str, first: float, second: float) -> bool:

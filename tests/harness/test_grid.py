@@ -71,6 +71,28 @@ def test_one_to_one_baseline_runs_once_and_only_on_many_to_one_tasks():
     assert len(runs) == 2 * (3 * 2) + 1
 
 
+def test_the_mlp_label_counts_its_hidden_dense_layers_and_labels_never_enter_the_ids():
+    import rnnkit
+
+    grid = {"tasks": [{"name": "adding", "options": {"timesteps": 5, "num_samples": 40}}], "cells": ["gru"],
+            "varieties": ["one_to_one"], "model": {"units": 4, "num_layers": [1, 2]}}
+    one, two = expand_grid(grid)
+    assert (one.label, two.label) == ("adding mlp u4 L1 seed0", "adding mlp u4 L2 seed0")
+    # "L2" is what the MLP is built with: two hidden Dense layers of 4 units before the head.
+    model = rnnkit.build_model(two.model, rnnkit.get_task("adding", timesteps=5, num_samples=40))
+    hidden = [layer for layer in model.layers if layer.name.startswith("dense_")]
+    assert [(layer.name, layer.units) for layer in hidden] == [("dense_1", 4), ("dense_2", 4)]
+    # The ids are the hash of the configuration alone (hand-built here), whatever the label
+    # says, so a store written under other labels is resumed, not run again.
+    canonical = json.dumps({"task": "adding", "task_options": {"timesteps": 5, "num_samples": 40},
+                            "model": two.model.to_dict(), "train": two.train.to_dict()},
+                           sort_keys=True, separators=(",", ":"))
+    assert two.run_id == hashlib.sha1(canonical.encode()).hexdigest()[:10]
+    for label in ("", "adding mlp u4 seed0", "anything at all"):
+        relabelled = RunConfig(two.task, two.task_options, two.model, two.train, label)
+        assert (relabelled.run_id, relabelled.config_id) == (two.run_id, two.config_id)
+
+
 def test_cell_specific_options_apply_only_to_their_cell():
     runs = expand_grid({**TINY, "model": {"units": 4, "unit_forget_bias": [True, False]}})
     lstm = [r for r in runs if r.model.cell == "lstm"]

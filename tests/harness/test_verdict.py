@@ -2,9 +2,12 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from rnnkit.errors import ConfigError
+from rnnkit.harness import verdict as verdict_module
 from rnnkit.harness.verdict import (
     difference_interval,
     headline,
@@ -15,6 +18,7 @@ from rnnkit.harness.verdict import (
 )
 
 # Student t quantiles t(0.975, df) from printed tables.
+T_1 = 12.706205
 T_2 = 4.302653
 T_4 = 2.776445
 
@@ -24,6 +28,88 @@ def test_mean_interval_is_student_t_on_known_numbers():
     half = T_2 * 1.0 / math.sqrt(3)
     assert (low, high) == (pytest.approx(2 - half), pytest.approx(2 + half))
     assert all(math.isnan(v) for v in mean_interval([5.0]))
+
+
+def test_an_mse_interval_is_cut_at_zero():
+    # Two seeds, MSE 0.0001 and 0.0009: mean 0.0005, s = 0.0004 * sqrt(2) = 0.000566,
+    # half-width = 12.706 * 0.000566 / sqrt(2) = 12.706 * 0.0004 = 0.00508.
+    half = T_1 * 0.0004
+    raw_low, _ = mean_interval([0.0001, 0.0009])
+    assert raw_low == pytest.approx(0.0005 - half) and raw_low < 0  # what a student used to see
+    low, high = mean_interval([0.0001, 0.0009], metric="mse")
+    assert low == 0.0  # An MSE cannot be negative.
+    assert high == pytest.approx(0.0005 + half)  # about 0.00558, untouched
+    # Prefixed names are the same metric (the summary passes its column names).
+    assert mean_interval([0.0001, 0.0009], metric="test_mse")[0] == 0.0
+
+
+def test_an_accuracy_interval_is_cut_at_one_and_perplexity_at_one():
+    # Accuracy 0.9 and 1.0: mean 0.95, half-width 12.706 * 0.05 = 0.635.
+    low, high = mean_interval([0.9, 1.0], metric="accuracy")
+    assert low == pytest.approx(0.95 - T_1 * 0.05)  # 0.315, inside [0, 1]: untouched
+    assert high == 1.0  # uncut it would be 1.585
+    # Perplexity 1.1 and 1.5: mean 1.3, half-width 12.706 * 0.2 = 2.54; a perplexity is at least 1.
+    low, high = mean_interval([1.1, 1.5], metric="perplexity")
+    assert low == 1.0 and high == pytest.approx(1.3 + T_1 * 0.2)
+    # An interval inside the range is the plain Student-t one.
+    assert mean_interval([11.0, 12.0, 13.0], metric="mse") == pytest.approx((12 - T_2 / math.sqrt(3), 12 + T_2 / math.sqrt(3)))
+
+
+def test_an_unknown_metric_for_an_interval_is_refused():
+    with pytest.raises(ConfigError, match=r"Invalid value for `metric`: got 'f1'; expected a metric with a "
+                                          r"registered direction and range: accuracy, "):
+        mean_interval([0.1, 0.2], metric="f1")
+
+
+def test_the_interval_of_a_difference_is_not_cut():
+    # MSE [0.0002, 0.0010] minus [0.0001, 0.0009]: difference 0.0001; equal sizes and
+    # variances (s^2 = 3.2e-7 each) give Welch 2n - 2 = 2 degrees and a standard error of
+    # sqrt(3.2e-7 / 2 + 3.2e-7 / 2) = 0.0004 * sqrt(2) = 0.000566.
+    difference, low, high = difference_interval([0.0002, 0.0010], [0.0001, 0.0009])
+    half = T_2 * 0.0004 * math.sqrt(2)
+    assert difference == pytest.approx(0.0001)
+    assert (low, high) == (pytest.approx(0.0001 - half), pytest.approx(0.0001 + half))
+    assert low < 0  # about -0.00233: a difference of two MSEs can be negative
+    values = {"gru": [0.0001, 0.0009], "lstm": [0.0002, 0.0010]}
+    frame = instance_verdict(results_rows(values), summary_rows(values))
+    lstm = frame.set_index("label").loc["lstm"]
+    assert lstm["ci_low"] == 0.0 and lstm["diff_low"] == pytest.approx(0.0001 - half)
+
+
+def test_cutting_the_intervals_changes_no_verdict(monkeypatch):
+    # "learned" reads the end of the interval that faces the baseline (the upper end of an
+    # error, the lower end of an accuracy). The cut only moves an end beyond the metric's
+    # range, which no baseline can pass: the decision is the same with and without it.
+    rng = np.random.default_rng(0)
+    cases = [([0.0001, 0.0009], 1 / 6, "mse"), ([0.0001, 0.0009], 0.0, "mse"), ([0.0, 0.5], 0.0, "accuracy"),
+             ([0.9, 1.0], 0.95, "accuracy"), ([0.9, 1.0], 0.2, "accuracy"), ([1.1, 1.5], 1.0, "perplexity"),
+             ([0.0, 1.0, 0.0], 0.0, "exact_match"), ([0.0, 1.0, 1.0], 1.0, "exact_match")]
+    for _ in range(300):
+        metric = str(rng.choice(["mse", "accuracy", "perplexity"]))
+        low, high = {"mse": (0.0, 0.3), "accuracy": (0.0, 1.0), "perplexity": (1.0, 4.0)}[metric]
+        values = list(rng.uniform(low, high, size=int(rng.integers(2, 5))))
+        cases.append((values, float(rng.uniform(low, high)), metric))
+    changed = 0
+    for values, baseline, metric in cases:
+        raw_low, raw_high = mean_interval(values)
+        cut_low, cut_high = mean_interval(values, metric)
+        changed += (raw_low, raw_high) != (cut_low, cut_high)
+        # The rule written out: the whole interval on the better side of the baseline.
+        if metric in ("mse", "perplexity"):
+            by_raw, by_cut = raw_high < baseline, cut_high < baseline
+        else:
+            by_raw, by_cut = raw_low > baseline, cut_low > baseline
+        assert by_raw == by_cut == learned(values, baseline, metric), (values, baseline, metric)
+    assert changed > 50  # The cut did act on many of these intervals.
+    # A whole verdict, rebuilt with the uncut interval, reads the same.
+    values = {"gru": [0.0001, 0.0009], "lstm": [0.0002, 0.0010], "mlp": [0.01, 0.5]}
+    cut = instance_verdict(results_rows(values), summary_rows(values))
+    monkeypatch.setattr(verdict_module, "mean_interval", lambda values, metric=None: mean_interval(values))
+    uncut = instance_verdict(results_rows(values), summary_rows(values))
+    assert (cut["ci_low"] != uncut["ci_low"]).any()
+    columns = ["label", "learned", "difference", "diff_low", "diff_high", "seeds_won", "verdict"]
+    pd.testing.assert_frame_equal(cut[columns], uncut[columns])
+    assert headline(cut, "adding") == headline(uncut, "adding")
 
 
 def test_welch_difference_with_equal_variances_uses_the_pooled_degrees():

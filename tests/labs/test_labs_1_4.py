@@ -8,6 +8,9 @@ sizes, against numbers worked out by hand from the course formulas.
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import pytest
 
 
@@ -72,8 +75,9 @@ def test_lab02_varieties(tmp_path, run_quick, check_outputs):
     assert summary["seq2seq_exact_match"] > 0.2
 
 
-def test_lab03_bptt(tmp_path, run_quick, check_outputs):
+def test_lab03_bptt(tmp_path, run_quick, check_outputs, capsys):
     summary = run_quick("lab03_bptt.py", tmp_path)
+    printed = capsys.readouterr().out
     tables = check_outputs(
         tmp_path,
         [
@@ -83,7 +87,8 @@ def test_lab03_bptt(tmp_path, run_quick, check_outputs):
             "truncation.png",
             "initialisation.png",
         ],
-        ["gradient_flow.csv", "clipping.csv", "truncation.csv", "initialisation.csv"],
+        ["gradient_flow.csv", "clipping.csv", "clipping_epochs.csv", "clipping_steps.csv", "truncation.csv",
+         "initialisation.csv"],
     )
     timesteps = summary["timesteps_flow"]
     # A linear recurrence with W_hh = rho * orthogonal scales the gradient by exactly rho per
@@ -107,6 +112,45 @@ def test_lab03_bptt(tmp_path, run_quick, check_outputs):
     assert unclipped_mse > 10 * (1 / 6)
     assert summary["clipped_finished"] == 1.0
     assert summary["clipped_test_mse"] < 2 * (1 / 6)
+    # The printed lesson speaks rnnkit's terms. rnnkit.train calls a run "diverged" when an
+    # epoch's training loss is NaN or inf, or above 1000 times the first epoch's; the lab's
+    # line must agree with that rule applied here to the stored losses of every epoch, and
+    # with the first step whose probe MSE passed 1000 times its first value.
+    from rnnkit.training.callbacks import DIVERGENCE_FACTOR
+
+    assert DIVERGENCE_FACTOR == 1000
+    line = next(text for text in printed.splitlines() if text.startswith("- Clipping: without it"))
+    assert "stayed finite for 20 of 20" not in line  # the old wording, beside a diverged run
+    epochs, steps = tables["clipping_epochs.csv"], tables["clipping_steps.csv"]
+
+    def column(table, run, name):
+        return pd.to_numeric(table.loc[table["run"] == run, name], errors="coerce").to_numpy(dtype=float)
+
+    unclipped = column(epochs, "unclipped", "loss")
+    first, last = unclipped[0], unclipped[-1]
+    assert not math.isfinite(last) or last > 1000 * first  # rnnkit's rule, so status diverged
+    assert summary["unclipped_diverged"] == 1.0 and summary["unclipped_epochs_run"] == len(unclipped)
+    assert "without it, status diverged: the training loss " in line
+    if math.isfinite(last):
+        assert (f"grew from {first:.3g} in epoch 1 to {last:.3g} in epoch {len(unclipped)}, "
+                f"{last / first:,.0f} times the first epoch's (rnnkit stops a run above 1000 times)") in line
+    else:
+        assert f"became nan in epoch {len(unclipped)}" in line or f"became inf in epoch {len(unclipped)}" in line
+    probe = column(steps, "unclipped", "probe_mse")
+    over = [step for step, value in enumerate(probe, 1) if not math.isfinite(value) or value > 1000 * probe[0]]
+    assert over and summary["unclipped_probe_step_over_limit"] == over[0]
+    if all(math.isfinite(value) for value in probe):
+        assert (f"stayed finite for all {len(probe)} steps but first exceeded 1000 times its step-1 value "
+                f"({probe[0]:.3g}) at step {over[0]}") in line
+    else:
+        broken = next(step for step, value in enumerate(probe, 1) if not math.isfinite(value))
+        assert f"became NaN or inf at step {broken} of {len(probe)}" in line
+    clipped = column(epochs, "clipped", "loss")
+    assert all(math.isfinite(value) and value <= 1000 * clipped[0] for value in clipped)  # so status ok
+    assert (f"With clipnorm=1, status ok: the training loss went from {clipped[0]:.3g} in epoch 1 to "
+            f"{clipped[-1]:.3g} in epoch {len(clipped)}") in line
+    largest = max(value for value in column(steps, "unclipped", "raw_grad_norm") if math.isfinite(value))
+    assert f"(largest raw gradient norm {largest:.3g})" in line
     # Truncated BPTT on copy with delay D = 3 (chance = 1/4 symbols): with k = 2 < D no backward
     # pass reaches the copied step; with k = 8 (whole sequences) the model learns to copy.
     # (check_outputs reads empty cells as text; the across-chunk column is empty for k = T.)

@@ -1,6 +1,7 @@
 """report.md / report.html / zip, built from a stored comparison alone."""
 
 import base64
+import math
 import re
 import shutil
 import zipfile
@@ -71,6 +72,8 @@ def test_report_shows_tables_grid_environment_and_failures(folder):
         for key in ("python", "tensorflow", "keras", "device", "seeds", "date"):
             assert key in text
         assert "cells: [simple_rnn, lstm]" in text and "num_samples: 30" in text  # the grid
+        # The key to labels such as "simple_rnn u2 L1", above the tables.
+        assert "u = units per layer, L = number of layers (stacked recurrent layers; for the mlp" in text
     # The error line is escaped in HTML.
     assert "ValueError: shapes &lt;do not&gt; fit" in html
     assert "ValueError: shapes <do not> fit" in markdown
@@ -148,3 +151,49 @@ def test_compare_again_keeps_drawn_run_figures(folder):
     calls = []
     compare(GRID, folder, run_fn=lambda *a, **k: calls.append(a), progress=False)
     assert calls == [] and {p: p.stat().st_mtime_ns for p in figures} == before
+
+
+def near_zero_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow=True):
+    """Test MSE 0.0001 and 0.0009 for the LSTM's seeds 0 and 1, 0.0002 and 0.0010 for the SimpleRNN's."""
+    value = {("lstm", 0): 0.0001, ("lstm", 1): 0.0009, ("simple_rnn", 0): 0.0002, ("simple_rnn", 1): 0.0010}
+    mse = value[(spec.cell, config.seed)]
+    epochs = np.arange(1, config.epochs + 1)
+    history = pd.DataFrame({"epoch": epochs, "loss": mse * (3 - epochs), "val_loss": mse * (3 - epochs),
+                            "epoch_seconds": 0.2})
+    return RunResult(status="ok", history=history, metrics={"loss": mse, "mse": mse}, params={"total": 10},
+                     timings={"first_epoch_seconds": 1.5, "seconds_per_epoch": 0.2, "fit_seconds": 1.7})
+
+
+def test_mean_intervals_are_cut_at_the_metrics_range_everywhere_they_are_shown(tmp_path, monkeypatch):
+    from rnnkit.report import plots
+
+    drawn = {}
+    original = plots.plot_metric_over_seeds
+
+    def recording(values, metric, baseline=None, intervals=None):
+        drawn.update(intervals or {})
+        return original(values, metric, baseline, intervals)
+
+    monkeypatch.setattr(plots, "plot_metric_over_seeds", recording)
+    out = tmp_path / "cmp"
+    compare(GRID, out, run_fn=near_zero_trainer, progress=False)
+    build_report(out)
+    # LSTM: mean 0.0005, s = 0.0004 * sqrt(2), half-width t(0.975, 1) * s / sqrt(2) = 12.706 * 0.0004;
+    # its raw low end (-0.00458) is below 0, which an MSE cannot be.
+    high = 0.0005 + 12.706205 * 0.0004
+    summary = pd.read_csv(out / "summary.csv").set_index("label")
+    lstm = summary.loc["adding lstm u2 L1"]
+    assert lstm["test_mse_ci_low"] == 0.0 and lstm["test_mse_ci_high"] == pytest.approx(high)
+    assert lstm["best_val_loss_ci_low"] == 0.0  # the validation loss is cut at 0 too
+    verdict = pd.read_csv(out / "verdict.csv").set_index("label")
+    assert verdict.loc["lstm u2 L1", "ci_low"] == 0.0
+    assert verdict.loc["lstm u2 L1", "ci_high"] == pytest.approx(high)
+    # The difference SimpleRNN - LSTM (0.0001, Welch 2 degrees: 4.303 * 0.0004 * sqrt(2)) stays negative below.
+    assert verdict.loc["simple_rnn u2 L1", "diff_low"] == pytest.approx(0.0001 - 4.302653 * 0.0004 * math.sqrt(2))
+    low, drawn_high = drawn["lstm u2 L1"]
+    assert low == 0.0 and drawn_high == pytest.approx(high)
+    markdown = (out / "report.md").read_text()
+    assert "| lstm u2 L1 | 2 | 0.0005 [0, 0.005582] |" in markdown  # the verdict table
+    assert "cut at the metric's possible range (0 for an MSE or a loss" in markdown
+    assert "which is not cut (a difference can be negative)" in markdown
+    assert "95% interval (cut at the metric's possible range)" in markdown  # the figure's caption

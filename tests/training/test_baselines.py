@@ -8,7 +8,15 @@ import pytest
 from rnnkit.data.tasks import InputSpec, OutputSpec, Split, Task, get_task
 from rnnkit.errors import ConfigError
 from rnnkit.training.baselines import best_baseline, task_baselines
-from rnnkit.training.metrics import METRIC_DIRECTIONS, PRIMARY_METRICS, better, metric_direction
+from rnnkit.training.metrics import (
+    METRIC_DIRECTIONS,
+    METRICS,
+    PRIMARY_METRICS,
+    better,
+    metric_direction,
+    metric_range,
+    perfect_score,
+)
 
 
 def make_task(variety, train, validation, test, output, loss="mse", **extra):
@@ -120,3 +128,18 @@ def test_every_metric_has_a_direction_and_prefixes_do_not_change_it():
     assert better("loss", 0.1, 0.2) and better("accuracy", 0.9, 0.8) and not better("mae", 0.3, 0.2)
     with pytest.raises(ConfigError, match=r"Invalid value for `metric`: got 'grad_norm'; expected a metric"):
         metric_direction("grad_norm")
+
+
+def test_every_metric_has_its_possible_range_next_to_its_direction():
+    # Errors and losses are never negative, a perplexity (exp of a mean NLL >= 0) is at least 1,
+    # and every accuracy is a share in [0, 1].
+    assert set(METRIC_DIRECTIONS) == set(METRICS)
+    for name in ("loss", "mse", "mae", "rmse", "mse_original", "mae_original", "rmse_original"):
+        assert metric_range(name) == (0.0, math.inf), name
+    assert metric_range("val_perplexity") == (1.0, math.inf)
+    for name in ("accuracy", "token_accuracy", "decoded_token_accuracy", "exact_match"):
+        assert metric_range(f"test_{name}") == (0.0, 1.0), name
+    # The perfect score is the end of the range on the better side.
+    assert (perfect_score("mse"), perfect_score("perplexity"), perfect_score("accuracy")) == (0.0, 1.0, 1.0)
+    with pytest.raises(ConfigError, match=r"Invalid value for `metric`: got 'grad_norm'; expected a metric"):
+        metric_range("grad_norm")
