@@ -14,7 +14,10 @@ slows both alike:
   same validation split, then `model.evaluate` on the test split;
 - `rnnkit`: `run_experiment(...)` with everything it does by default (per-epoch
   gradient norm, spectral radius, weight selection, gradient flow, saturation, held-out
-  metrics, sample generation).
+  metrics, sample generation);
+- `keras` (LSTM rows only): `hand` with Keras's own `keras.layers.LSTM` in place of
+  rnnkit's LSTM layer (`rnnkit.models.fast_lstm`, the same layer with a hand-written
+  backward pass on JAX on a CPU), to show what that layer changes.
 
 Printed per row (cell, units) and backend: tokens/s of the steady epochs (median epoch
 after the first, which pays for compiling), the whole call's seconds, min and median
@@ -91,6 +94,18 @@ def worker(args) -> None:
         model.evaluate(task.test.x, task.test.y, batch_size=config.batch_size, verbose=0)
         return time.perf_counter() - started, clock.seconds
 
+    def hand_keras_lstm():
+        import dataclasses
+
+        from rnnkit.models import cells
+
+        rnnkit_row = cells.CELL_TABLE["lstm"]
+        cells.CELL_TABLE["lstm"] = dataclasses.replace(rnnkit_row, build_path=None)  # keras.layers.LSTM
+        try:
+            return hand()
+        finally:
+            cells.CELL_TABLE["lstm"] = rnnkit_row
+
     def rnnkit():
         keras.backend.clear_session(free_memory=False)
         started = time.perf_counter()
@@ -98,7 +113,8 @@ def worker(args) -> None:
         return time.perf_counter() - started, list(result.history["epoch_seconds"])
 
     for repeat in range(args.repeats):
-        for variant, function in (("hand", hand), ("rnnkit", rnnkit)):
+        variants = [("hand", hand), ("rnnkit", rnnkit)] + ([("keras", hand_keras_lstm)] if args.cell == "lstm" else [])
+        for variant, function in variants:
             total, epochs = function()
             steady = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)
             print("RESULT" + json.dumps({
@@ -235,7 +251,7 @@ def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict
     print(f"{'backend':11s} {'variant':7s} {'tokens/s best':>13s} {'tokens/s median':>15s} "
           f"{'call s min':>10s} {'call s median':>13s} {'first epoch s':>13s}")
     for backend in dict.fromkeys(row["backend"] for row in rows):
-        for variant in ("hand", "rnnkit"):
+        for variant in ("hand", "rnnkit", "keras"):
             chosen = [row for row in rows if row["backend"] == backend and row["variant"] == variant]
             if not chosen:
                 continue
@@ -255,6 +271,12 @@ def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict
             ratio_min = summary(hand, key)[0] / summary(ours, key)[0]
             ratio_median = summary(hand, key)[1] / summary(ours, key)[1]
             print(f"{backend:11s} speed rnnkit / hand, {name:13s} min {ratio_min:.3f}   median {ratio_median:.3f}")
+        stock = [row for row in rows if row["backend"] == backend and row["variant"] == "keras"]
+        if stock:
+            key = "steady_epoch_seconds"
+            print(f"{backend:11s} speed hand with rnnkit's LSTM / hand with keras.layers.LSTM, steady epoch "
+                  f"min {summary(stock, key)[0] / summary(hand, key)[0]:.3f}   "
+                  f"median {summary(stock, key)[1] / summary(hand, key)[1]:.3f}")
     best = {}
     for row in rows:
         key = (row["backend"], row["variant"])
