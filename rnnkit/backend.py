@@ -17,7 +17,15 @@ Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 - With `share_compilations` (called by `train`), the next seed of a configuration
   loads the compiled steps instead of compiling them again.
 
-`auto` therefore compares `estimate_seconds` of the runs on each backend: multiply-adds
+On a GPU the question is a different one: Keras on TensorFlow runs LSTM and GRU layers
+with NVIDIA's cuDNN kernels when the layer allows it (`cudnn_eligible`), while Keras on
+JAX has a cuDNN path for LSTM only (`jax.experimental.rnn`) and runs GRU as a loop of
+its cell. So when a GPU is visible (`visible_gpus`, or `gpu=True` for the nodes of a Ray
+cluster) and a run has such a layer, `auto` picks TensorFlow: the cuDNN path for both
+cells. (This rule is not measured yet: no GPU was lent to this project when it was
+written; the CPU rates below are measured.)
+
+On a CPU `auto` compares `estimate_seconds` of the runs on each backend: multiply-adds
 (`run_work`) and sequential cell steps (`cell_steps`) at each backend's measured rate,
 plus a fixed cost per run, and on JAX a compile cost per new architecture. The quick grid
 (2 seeds, 8 epochs of 85 batches of 30 steps) and the full grid go to JAX; one small run
@@ -179,19 +187,74 @@ def _tasks_of(runs) -> list:
     return tasks
 
 
-def choose_backend(runs, tasks=None) -> str:
+def visible_gpus(environ=None, driver_dir: str = "/proc/driver/nvidia/gpus") -> int:
+    """Returns how many NVIDIA GPUs this process may use, without importing TensorFlow or JAX.
+
+    Counts the GPUs the NVIDIA driver lists (one folder each in `driver_dir`), limited by
+    `CUDA_VISIBLE_DEVICES` as CUDA reads it: unset means all; empty, or a list starting
+    with an invalid id such as -1, means none; otherwise the ids up to the first invalid one.
+
+    Args:
+        environ: The environment to read (default `os.environ`).
+        driver_dir: Where the driver lists its GPUs.
+
+    Example:
+
+    >>> visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"})
+    0
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        present = len(os.listdir(driver_dir))
+    except OSError:
+        return 0
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is None:
+        return present
+    count = 0
+    for entry in listed.split(","):
+        entry = entry.strip()
+        if not entry or (entry.lstrip("-").isdigit() and int(entry) < 0):
+            break
+        count += 1
+    return min(count, present)
+
+
+def cudnn_eligible(run) -> bool:
+    """Whether Keras on TensorFlow can run `run`'s recurrent layers with cuDNN on a GPU.
+
+    Keras takes the cuDNN kernel for an LSTM or GRU layer with its default activations
+    (tanh; sigmoid gates), no recurrent dropout, not unrolled, with a bias, and for GRU
+    `reset_after=True` (Keras's default); SimpleRNN and the MLP have no cuDNN kernel.
+    """
+    model = run.model
+    return (
+        model.cell in ("lstm", "gru")
+        and model.activation == "tanh"
+        and not model.recurrent_dropout
+        and not model.unroll
+        and model.use_bias
+        and getattr(model, "reset_after", None) in (None, True)
+    )
+
+
+def choose_backend(runs, tasks=None, *, gpu: bool | None = None) -> str:
     """Returns the backend `auto` picks for one run or a list of runs (a grid).
 
     Args:
         runs: A `RunConfig` or a list of them.
         tasks: Optional built tasks, one per run (built here otherwise).
+        gpu: Whether the runs train on a GPU; None looks at this machine (`visible_gpus`).
 
     Returns:
-        "jax" when JAX is installed and `estimate_seconds` of the runs is lower on JAX
-        than on TensorFlow, else "tensorflow".
+        On a GPU, "tensorflow" when a run has a layer cuDNN can run (`cudnn_eligible`).
+        Otherwise "jax" when JAX is installed and `estimate_seconds` of the runs is lower
+        on JAX than on TensorFlow, else "tensorflow".
     """
     runs = [runs] if not isinstance(runs, (list, tuple)) else list(runs)
     if not runs or importlib.util.find_spec("jax") is None:
+        return "tensorflow"
+    if (visible_gpus() > 0 if gpu is None else gpu) and any(cudnn_eligible(run) for run in runs):
         return "tensorflow"
     tasks = list(tasks) if tasks is not None else _tasks_of(runs)
     faster_on_jax = estimate_seconds(runs, "jax", tasks) < estimate_seconds(runs, "tensorflow", tasks)

@@ -14,11 +14,13 @@ from rnnkit.backend import (
     JAX_FROM_WORK,
     cell_steps,
     choose_backend,
+    cudnn_eligible,
     estimate_seconds,
     resolve_backend,
     run_work,
     share_compilations,
     use_backend,
+    visible_gpus,
 )
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
@@ -103,19 +105,50 @@ def test_auto_follows_the_measured_costs(shared_datasets):
     # One small run: compiling does not pay, TensorFlow.
     small = expand_grid({"tasks": [{"name": "adding", "options": {"timesteps": 10, "num_samples": 400}}],
                          "cells": ["simple_rnn", "lstm", "gru"], "model": {"units": 8}, "train": {"epochs": 2}})
-    assert choose_backend(small) == "tensorflow"
+    assert choose_backend(small, gpu=False) == "tensorflow"
     # The quick grid: 2 seeds of 8 epochs over 85 batches of 30 steps; TensorFlow's
     # per-step cost outweighs JAX's compiling, paid once per configuration.
-    assert choose_backend(expand_grid(load_grid(default_grid_dict(True)))) == "jax"
+    assert choose_backend(expand_grid(load_grid(default_grid_dict(True))), gpu=False) == "jax"
     # The char LM at 128 units: TensorFlow at 3 epochs, JAX from 4 (measured: JAX compiles
     # about 17 s longer and then trains 2.4x as fast).
     def lm(epochs):
         return expand_grid({"tasks": [{"name": "timemachine_lm", "options": {"timesteps": 35}}], "cells": ["lstm"],
                             "model": {"units": 128}, "train": {"epochs": epochs, "batch_size": 64}})
-    assert choose_backend(lm(3)) == "tensorflow"
-    assert choose_backend(lm(10)) == "jax"
+    assert choose_backend(lm(3), gpu=False) == "tensorflow"
+    assert choose_backend(lm(10), gpu=False) == "jax"
     assert run_work(lm(10)[0]) >= JAX_FROM_WORK
     assert resolve_backend("tensorflow", lm(10)) == "tensorflow"
+
+
+def test_visible_gpus_reads_the_driver_and_cuda_visible_devices(tmp_path):
+    driver = tmp_path / "gpus"
+    driver.mkdir()
+    for bus in ("0000:17:00.0", "0000:65:00.0", "0000:ca:00.0"):  # three GPUs, one folder each
+        (driver / bus).mkdir()
+    assert visible_gpus({}, str(driver)) == 3
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "1"}, str(driver)) == 1
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "0,2"}, str(driver)) == 2
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "0,-1,2"}, str(driver)) == 1  # CUDA stops at an invalid id
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": ""}, str(driver)) == 0
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}, str(driver)) == 0
+    assert visible_gpus({}, str(tmp_path / "no-driver")) == 0
+
+
+@pytest.mark.jax
+def test_on_a_gpu_auto_takes_the_cudnn_path_of_tensorflow(shared_datasets):
+    def grid(cells, **model):
+        return expand_grid({"tasks": [{"name": "timemachine_lm", "options": {"timesteps": 35}}], "cells": cells,
+                            "model": {"units": 128, **model}, "train": {"epochs": 10, "batch_size": 64}})
+
+    # On a CPU these runs go to JAX (see above); on a GPU, TensorFlow's cuDNN LSTM and GRU.
+    assert choose_backend(grid(["lstm", "gru"]), gpu=False) == "jax"
+    assert choose_backend(grid(["lstm", "gru"]), gpu=True) == "tensorflow"
+    assert choose_backend(grid(["gru"]), gpu=True) == "tensorflow"
+    # Layers cuDNN cannot run keep the CPU rule: SimpleRNN, a relu cell, recurrent dropout, unroll.
+    assert choose_backend(grid(["simple_rnn"]), gpu=True) == "jax"
+    for model in ({"activation": "relu"}, {"recurrent_dropout": 0.2}, {"unroll": True}):
+        assert not any(cudnn_eligible(run) for run in grid(["lstm"], **model)), model
+    assert not cudnn_eligible(grid(["gru"], reset_after=False)[0])
 
 
 def test_share_compilations_does_nothing_on_tensorflow():

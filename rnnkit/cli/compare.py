@@ -52,8 +52,9 @@ def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
                         "(default: 80%% of the available memory)")
     parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch progress")
     parser.add_argument("--backend", choices=("auto", "tensorflow", "jax"), default=None,
-                        help="Keras backend (default: KERAS_BACKEND if set, else auto: TensorFlow for "
-                        "small runs, JAX for large ones; recorded in each run's environment)")
+                        help="Keras backend (default: KERAS_BACKEND if set, else auto: on a CPU "
+                        "TensorFlow for small runs, JAX for large ones; on a GPU TensorFlow for LSTM and GRU, "
+                        "whose cuDNN kernels it uses; recorded in each run's environment)")
 
 
 def apply_flags(grid: dict, args) -> dict:
@@ -220,7 +221,7 @@ def run(args) -> int:
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
     requested = getattr(args, "backend_requested", None) or args.backend
-    chosen = f"Keras backend {requested}{' (chosen from the size of the runs)' if requested == 'auto' else ''}"
+    chosen = f"Keras backend {requested}{' (chosen by auto: the size of the runs, or cuDNN on a GPU)' if requested == 'auto' else ''}"
     if args.ray is not None:
         how = f"{f'Ray at {args.ray}' if args.ray != 'local' else 'a local Ray'}, {chosen}"
     elif args.in_process:
