@@ -30,7 +30,7 @@ import numpy as np
 from rnnkit.checks import check_bool, check_positive_int, invalid
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import cell_for_layer
-from rnnkit.training.gradients import compiled, value_and_gradients
+from rnnkit.training.gradients import compile_ahead, compiled, value_and_gradients
 from rnnkit.training.metrics import _take_rows, reset_recurrent_states
 
 
@@ -236,7 +236,11 @@ def probe_gradients(model, *, loss=None, layer_name: str | None = None, compile:
         compile: Trace the pass once (faster from a few calls on); False runs it eagerly.
 
     Returns:
-        A function `(x, y, sample_weight=None) -> (float, np.ndarray | None)`.
+        A function `(x, y, sample_weight=None, trainable=None) -> (float, np.ndarray | None)`;
+        `trainable` gives weight values to measure at instead of the model's current ones.
+        Its `prepare(x, y, sample_weight)` starts compiling the pass for that batch's
+        shapes in a background thread (JAX only), so that the compilation overlaps
+        whatever runs next (training); `wait()` waits for it.
     """
     loss_fn = _loss_function(model, loss)
     layer = find_recurrent_layer(model, layer_name) if recurrent_layers(model) else None
@@ -268,16 +272,35 @@ def probe_gradients(model, *, loss=None, layer_name: str | None = None, compile:
         return norm, flow
 
     run = compiled(norm_and_flow) if compile else norm_and_flow
+    ahead = []  # Functions compiling in the background for the batches `prepare` was given.
 
-    def measure(x, y, sample_weight=None):
+    def arguments(x, y, sample_weight, trainable):
         inputs = _structured(model, x)
-        reset_recurrent_states(model)
         delta = np.zeros(_sequence_shape(layer, x) if layer is not None else (1, 1, 1), dtype="float32")
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
-        norm, flow = run(_current_values(model.trainable_variables), _current_values(model.non_trainable_variables),
-                         inputs, y, weights, delta)
+        trainable = _current_values(model.trainable_variables) if trainable is None else list(trainable)
+        return trainable, _current_values(model.non_trainable_variables), inputs, y, weights, delta
+
+    def measure(x, y, sample_weight=None, trainable=None):
+        reset_recurrent_states(model)
+        values = arguments(x, y, sample_weight, trainable)
+        function = ahead[0] if ahead else run
+        norm, flow = function(*values)
         return float(norm), (np.asarray(flow, dtype="float64") if layer is not None else None)
 
+    def prepare(x, y, sample_weight=None) -> None:
+        """Starts compiling the pass for this batch's shapes in the background (JAX; else nothing)."""
+        if compile and not ahead:
+            handle = compile_ahead(run, arguments(x, y, sample_weight, None))
+            if handle is not None:
+                ahead.append(handle)
+
+    def wait() -> None:
+        """Waits for a compilation `prepare` started (so none outlives the run)."""
+        for handle in ahead:
+            handle.wait()
+
+    measure.prepare, measure.wait = prepare, wait
     return measure
 
 

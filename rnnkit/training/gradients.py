@@ -11,6 +11,9 @@ one small function per backend:
 
 `value_and_gradients(function, arguments)` picks the one for the loaded backend, and
 `compiled(function)` traces a function once (`tf.function` / `jax.jit`) for repeated calls.
+`compile_ahead(compiled_function, arguments)` starts compiling such a function for the
+shapes of `arguments` in a background thread (on JAX, where XLA compiles outside
+Python's lock, so it overlaps training); on TensorFlow it does nothing.
 Functions passed here must be pure in their arguments: read model weights through
 `model.stateless_call` (or inside `keras.StatelessScope`) so that no variable is
 assigned while JAX traces.
@@ -24,6 +27,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import threading
 
 import keras
 
@@ -64,8 +69,54 @@ def _jax_compiled(function):
     return jax.jit(function)
 
 
+class CompiledAhead:
+    """A function being compiled in a background thread for one set of argument shapes.
+
+    Call it like the function: the first call waits for the compilation to end. Called
+    with arguments of other shapes (or when compiling failed) it runs `fallback`, the
+    ordinary compiled function, which compiles for them as usual.
+    """
+
+    def __init__(self, lowered, fallback):
+        self.fallback = fallback
+        self._result: dict = {}
+        self._thread = threading.Thread(target=self._compile, args=(lowered,), name="rnnkit-compile", daemon=True)
+        self._thread.start()
+
+    def _compile(self, lowered):
+        try:
+            self._result["compiled"] = lowered.compile()
+        except Exception as error:  # noqa: BLE001 (falling back, the ordinary call raises it again if real)
+            self._result["error"] = error
+
+    def wait(self) -> None:
+        """Blocks until the background compilation has ended."""
+        self._thread.join()
+
+    def __call__(self, *arguments):
+        self.wait()
+        compiled_function = self._result.get("compiled")
+        if compiled_function is not None:
+            try:
+                return compiled_function(*arguments)
+            except (TypeError, ValueError):  # Other shapes or dtypes than those compiled for.
+                pass
+        return self.fallback(*arguments)
+
+
+def _tensorflow_compile_ahead(function, arguments):
+    return None
+
+
+def _jax_compile_ahead(function, arguments):
+    # Tracing and lowering run here, in the caller's thread (they touch Keras objects);
+    # only XLA's compilation, which needs no Python objects, runs in the background.
+    return CompiledAhead(function.lower(*arguments), function)
+
+
 _VALUE_AND_GRADIENTS = {"tensorflow": _tensorflow_value_and_gradients, "jax": _jax_value_and_gradients}
 _COMPILED = {"tensorflow": _tensorflow_compiled, "jax": _jax_compiled}
+_COMPILE_AHEAD = {"tensorflow": _tensorflow_compile_ahead, "jax": _jax_compile_ahead}
 
 
 def _backend() -> str:
@@ -97,4 +148,14 @@ def compiled(function):
     return _COMPILED[_backend()](function)
 
 
-__all__ = ["SUPPORTED_BACKENDS", "compiled", "value_and_gradients"]
+def compile_ahead(function, arguments):
+    """Starts compiling `function` (from `compiled`) for the shapes of `arguments`, in the background.
+
+    Returns:
+        On JAX a `CompiledAhead`, to call instead of `function`; on TensorFlow None
+        (a `tf.function` traces in Python, which a thread would not speed up).
+    """
+    return _COMPILE_AHEAD[_backend()](function, list(arguments))
+
+
+__all__ = ["SUPPORTED_BACKENDS", "CompiledAhead", "compile_ahead", "compiled", "value_and_gradients"]

@@ -94,6 +94,30 @@ def test_probe_gradients_gives_norm_and_flow_in_one_pass(compile):
     assert measure(x, y)[0] == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_pass_compiled_ahead_gives_the_same_numbers_and_measures_at_given_weights():
+    timesteps, weight = 6, 0.5
+    model = linear_rnn(weight, timesteps)
+    measure = probe_gradients(model, loss="mse", compile=True)
+    x, y = np.ones((1, timesteps, 1), "float32"), np.zeros((1, 1), "float32")
+    measure.prepare(x, y)  # On JAX: compiling in a background thread from here.
+    y_hat = sum(weight ** k for k in range(timesteps))
+    d_w = sum(k * weight ** (k - 1) for k in range(1, timesteps))
+    norm, flow = measure(x, y)
+    assert np.allclose(flow, 2 * y_hat * weight ** np.arange(timesteps - 1, -1, -1), rtol=1e-5)
+    assert norm == pytest.approx(np.sqrt(2 * (2 * y_hat * y_hat) ** 2 + (2 * y_hat * d_w) ** 2), rel=1e-5)
+    # Another batch shape than the one prepared: the ordinary compiled pass. Two rows of
+    # ones average to the same loss, so the same gradients.
+    norm_two, _ = measure(np.ones((2, timesteps, 1), "float32"), np.zeros((2, 1), "float32"))
+    assert norm_two == pytest.approx(norm, rel=1e-5)
+    # Weights given explicitly (here the head v = 2, as in the test above), model untouched.
+    given = [np.array(w) for w in model.trainable_weights]
+    given[-1] = np.array([[2.0]], "float32")
+    expected = np.sqrt((4 * y_hat * y_hat) ** 2 + (8 * y_hat * y_hat) ** 2 + (8 * y_hat * d_w) ** 2)
+    assert measure(x, y, trainable=given)[0] == pytest.approx(expected, rel=1e-5)
+    assert float(np.asarray(model.get_layer("head").kernel)[0, 0]) == 1.0
+    measure.wait()
+
+
 @pytest.mark.parametrize("epochs", [2, COMPILE_FROM_EPOCHS])  # the eager and the traced replay
 def test_gradient_norm_probe_replays_each_epochs_weights(epochs):
     model = linear_rnn(0.0, timesteps=2)

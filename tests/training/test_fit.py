@@ -252,3 +252,24 @@ def test_run_experiment_seeds_as_keras_set_random_seed_does():
     first = np.random.random()
     keras.utils.set_random_seed(4)
     assert np.random.random() == first
+
+
+@pytest.mark.jax
+def test_the_initial_gradient_flow_is_measured_at_the_weights_before_training():
+    # Measured after training (its pass compiles while `fit` runs), but at the initial
+    # weights: it must equal the flow of an untrained copy built from the same seed,
+    # computed by the separate eager `gradient_flow`.
+    from rnnkit.models.builders import build_model
+    from rnnkit.training.diagnostics import gradient_flow, probe_batch
+    from rnnkit.training.fit import seed_everything
+
+    task = get_task("adding", timesteps=5, num_samples=60)
+    spec, config = ModelSpec(cell="lstm", units=3), TrainConfig(epochs=2, batch_size=8, seed=3, learning_rate=0.05)
+    result = run_experiment(spec, task, config)
+    seed_everything(3)
+    untrained = build_model(spec, task)
+    x, y, weights = probe_batch(task.test, 8)
+    expected = gradient_flow(untrained, x, y, loss=task.loss, sample_weight=weights)
+    assert np.allclose(result.diagnostics["gradient_flow_initial"], expected, rtol=1e-4, atol=1e-7)
+    # Training moved the weights, so the flow after training differs.
+    assert not np.allclose(result.diagnostics["gradient_flow"], expected, rtol=1e-3)
