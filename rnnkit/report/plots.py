@@ -3,7 +3,7 @@
 Every function takes plain values (dicts of DataFrames or arrays, as stored on disk)
 so a report can be rebuilt from CSV/JSON without retraining, and returns a
 `matplotlib.figure.Figure` without showing it. `save_figure(fig, path)` writes a PNG
-and closes the figure. Figures are made with `matplotlib.figure.Figure` directly
+and closes the figure; `write_png` is the rendering both it and the run store use. Figures are made with `matplotlib.figure.Figure` directly
 (not pyplot), so they work on headless machines and do not pile up in pyplot's registry.
 
 Example:
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -49,6 +50,42 @@ def _check_mapping(name: str, values) -> dict:
     return values
 
 
+def fix_layout(figure: Figure, dpi: float) -> Figure:
+    """Lays `figure` out once for rendering at `dpi`, then keeps that layout fixed.
+
+    `savefig` on a figure with a layout engine (these figures use constrained layout)
+    draws it twice: a pass without rendering that lays it out, then the rendering. A
+    figure laid out beforehand at the same dpi and freed of its engine is drawn once,
+    into the same pixels; that halves the drawing time of a report's figures.
+
+    Args:
+        figure: A figure about to be rendered (its layout engine is removed).
+        dpi: The dots per inch it will be rendered at.
+
+    Returns:
+        The same figure.
+    """
+    figure.set_dpi(dpi)
+    engine = figure.get_layout_engine()
+    if engine is None or not figure.axes:  # As `Figure.draw`: no axes, nothing to lay out.
+        return figure
+    FigureCanvasAgg(figure)  # The layout measures text with the renderer the PNG is drawn by.
+    engine.execute(figure)
+    figure.set_layout_engine(None)
+    return figure
+
+
+def write_png(figure: Figure, target, dpi: float) -> None:
+    """Renders `figure` as a PNG into `target` (a path or a binary file), drawing it once.
+
+    Args:
+        figure: The figure (its layout is fixed first, see `fix_layout`).
+        target: A file path or a writable binary file object.
+        dpi: Dots per inch.
+    """
+    fix_layout(figure, dpi).savefig(target, format="png", dpi=dpi)
+
+
 def save_figure(figure: Figure, path) -> Path:
     """Writes `figure` as a PNG at `path` (folders are created) and closes it.
 
@@ -57,7 +94,7 @@ def save_figure(figure: Figure, path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=110)
+    write_png(figure, path, dpi=110)
     figure.clear()
     return path
 

@@ -1,9 +1,12 @@
 """Plots: each returns a Figure with title, labelled axes, the right scales, and saves a PNG."""
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from rnnkit.errors import ConfigError
 from rnnkit.report.plots import (
@@ -13,9 +16,11 @@ from rnnkit.report.plots import (
     plot_learning_curves,
     plot_metric_vs_params,
     plot_param_counts,
+    plot_prediction_samples,
     plot_predictions,
     plot_seconds_per_epoch,
     save_figure,
+    write_png,
 )
 
 
@@ -88,6 +93,24 @@ def test_save_figure_writes_a_png(tmp_path):
     path = save_figure(plot_gradient_flow({"a": [1.0, 0.1]}), tmp_path / "sub" / "flow.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def pixels(draw, make_figure) -> np.ndarray:
+    buffer = io.BytesIO()
+    draw(make_figure(), buffer)
+    return np.asarray(Image.open(buffer))
+
+
+@pytest.mark.parametrize("make_figure", [
+    lambda: plot_confusion_matrix([[5, 1], [2, 7]], labels=["odd", "even"]),  # a colorbar
+    lambda: plot_prediction_samples(np.ones((2, 4)), np.zeros((2, 4)), title="panels"),  # a title over panels
+    lambda: plot_gradient_flow({"a": [1.0, 0.1]}),  # a log axis
+])
+def test_figures_drawn_once_look_as_matplotlib_lays_them_out(make_figure):
+    # The layout is fixed before rendering so the figure is drawn once: same pixels.
+    laid_out_by_savefig = pixels(lambda figure, buffer: figure.savefig(buffer, format="png", dpi=90), make_figure)
+    assert np.array_equal(pixels(lambda figure, buffer: write_png(figure, buffer, dpi=90), make_figure),
+                          laid_out_by_savefig)
 
 
 def test_epoch_axes_show_whole_epochs_only():
