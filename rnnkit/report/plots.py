@@ -16,13 +16,14 @@ save_figure(fig, "curves.png")
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from rnnkit.checks import invalid
 
@@ -37,6 +38,40 @@ def _new_axes(title: str, xlabel: str, ylabel: str, size=_SIZE):
     axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
     return figure, axes
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+# What LogFormatterSciNotation writes: "$\mathdefault{-2\times10^{-3}}$", "$\mathdefault{10^{2}}$", "$\mathdefault{0.5}$".
+_MATHTEXT_LABEL = re.compile(r"\$\\mathdefault\{(-?)(?:([\d.e+-]+)\\times)?(\d+)\^\{(-?\d+)\}\}\$")
+_MATHTEXT_NUMBER = re.compile(r"\$\\mathdefault\{(-?[\d.e+-]+)\}\$")
+
+
+class PlainLogFormatter(LogFormatterSciNotation):
+    """Matplotlib's log-axis tick labels (10^-3, 2x10^-3) written with Unicode superscripts.
+
+    The labels read the same as matplotlib's own, but as plain text they skip mathtext
+    (its parser is built on first use and each label laid out glyph by glyph), which
+    made a log axis the most expensive part of a report's figure. A label of another
+    form is left to mathtext.
+    """
+
+    def __call__(self, x, pos=None):
+        label = super().__call__(x, pos)
+        if match := _MATHTEXT_LABEL.fullmatch(label):
+            sign, coefficient, base, exponent = match.groups()
+            text = f"{coefficient}\u00d7{base}" if coefficient else base
+            return f"{sign}{text}{exponent.translate(_SUPERSCRIPTS)}".replace("-", "\u2212")
+        if match := _MATHTEXT_NUMBER.fullmatch(label):
+            return match.group(1).replace("-", "\u2212")
+        return label
+
+
+def _log_scale(axes, which: str) -> None:
+    """Puts the `which` ("x" or "y") axis of `axes` on a base-10 log scale with plain-text tick labels."""
+    getattr(axes, f"set_{which}scale")("log")
+    axis = getattr(axes, f"{which}axis")
+    axis.set_major_formatter(PlainLogFormatter(10))
+    axis.set_minor_formatter(PlainLogFormatter(10, labelOnlyBase=False))  # As matplotlib's LogScale.
 
 
 def _colors(count: int):
@@ -145,7 +180,7 @@ def plot_gradient_flow(flows: dict) -> Figure:
     for color, (label, values) in zip(_colors(len(flows)), flows.items()):
         values = np.asarray(values, dtype="float64")
         axes.plot(np.arange(1, len(values) + 1), values, color=color, marker="o", markersize=3, label=str(label))
-    axes.set_yscale("log")
+    _log_scale(axes, "y")
     axes.legend(fontsize="small")
     return figure
 
@@ -163,7 +198,7 @@ def plot_grad_norm(histories: dict) -> Figure:
         if "grad_norm" not in frame:
             raise invalid("histories", label, "histories with a `grad_norm` column (from rnnkit's train)")
         axes.plot(frame["epoch"], frame["grad_norm"], color=color, marker="o", markersize=3, label=str(label))
-    axes.set_yscale("log")
+    _log_scale(axes, "y")
     axes.legend(fontsize="small")
     return figure
 
@@ -265,7 +300,7 @@ def plot_metric_vs_params(frame, metric: str, label_column: str = "label", param
     figure, axes = _new_axes(f"Test {metric} against model size", "parameters (count, log scale)", metric)
     for color, (_, row) in zip(_colors(len(frame)), frame.iterrows()):
         axes.scatter(row[params_column], row[metric], color=color, label=str(row[label_column]))
-    axes.set_xscale("log")
+    _log_scale(axes, "x")
     _baseline_line(axes, baseline)
     axes.legend(fontsize="small")
     return figure

@@ -113,6 +113,20 @@ def test_figures_drawn_once_look_as_matplotlib_lays_them_out(make_figure):
                           laid_out_by_savefig)
 
 
+def test_log_axes_label_decades_and_steps_between_them_as_plain_text():
+    # The labels matplotlib writes with mathtext (10^{-2}, 3\times10^{-1}), in Unicode.
+    wide = plot_gradient_flow({"a": [1.0, 1e-3]}).axes[0]
+    narrow = plot_gradient_flow({"a": [0.2, 0.6]}).axes[0]
+    params = plot_metric_vs_params(pd.DataFrame({"label": ["a", "b"], "params": [100, 10000], "mse": [0.5, 0.1]}),
+                                   "mse").axes[0]
+    for axes in (wide, narrow, params):
+        write_png(axes.figure, io.BytesIO(), dpi=90)
+    labels = {text.get_text() for axis in (wide.yaxis, narrow.yaxis) for text in axis.get_ticklabels(which="both")}
+    assert {"10\u207b\u00b3", "10\u207b\u00b2", "10\u2070", "3\u00d710\u207b\u00b9"} <= labels
+    assert {"10\u00b2", "10\u2074"} <= {text.get_text() for text in params.xaxis.get_ticklabels()}
+    assert not any("$" in label for label in labels)
+
+
 def test_epoch_axes_show_whole_epochs_only():
     frame = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "grad_norm": [2.0, 1.0]})
     for figure in (plot_learning_curves({"a": frame}), plot_grad_norm({"a": frame})):
