@@ -113,6 +113,22 @@ def test_figures_drawn_once_look_as_matplotlib_lays_them_out(make_figure):
                           laid_out_by_savefig)
 
 
+@pytest.mark.parametrize("make_figure", [
+    lambda: plot_confusion_matrix(np.eye(8, dtype=int), labels=[f"class {index}" for index in range(8)]),
+    lambda: plot_prediction_samples(np.ones((3, 4)), np.zeros((3, 4)), title="Test predictions: adding gru u16 L1"),
+    lambda: plot_param_counts({"simple_rnn u16 L1": 321, "lstm u16 L1": 1233, "gru u16 L1": 977}),
+    lambda: plot_learning_curves({"lstm": history(1), "gru": history(2)}),
+])
+def test_labels_titles_and_legends_stay_inside_the_figure(make_figure):
+    figure = make_figure()
+    figure.suptitle("adding (num_samples=3000, timesteps=30)")
+    write_png(figure, io.BytesIO(), dpi=90)
+    drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches
+    width, height = figure.get_size_inches()
+    pixel = 1 / 90
+    assert drawn.x0 >= -pixel and drawn.y0 >= -pixel and drawn.x1 <= width + pixel and drawn.y1 <= height + pixel
+
+
 def test_log_axes_label_decades_and_steps_between_them_as_plain_text():
     # The labels matplotlib writes with mathtext (10^{-2}, 3\times10^{-1}), in Unicode.
     wide = plot_gradient_flow({"a": [1.0, 1e-3]}).axes[0]
