@@ -24,7 +24,9 @@ since the machine's load moves every figure.
 (a checkout of rnnkit, e.g. this one and an export of an older commit), alternating
 between them, `--repeats` times each:
 
-    python benchmarks/bench_compare.py --cli /tmp/rnnkit-before . --repeats 2
+    python benchmarks/bench_compare.py --cli /tmp/rnnkit-before . --repeats 2 [--workers 1]
+
+The report's share alone (its figures above all) is timed by `bench_report.py`.
 """
 
 from __future__ import annotations
@@ -106,8 +108,9 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def time_cli(sources: list[Path], repeats: int) -> dict:
+def time_cli(sources: list[Path], repeats: int, workers: int | None = None) -> dict:
     """Seconds of `python -m rnnkit compare --quick` per source folder, alternating."""
+    extra = ["--workers", str(workers)] if workers is not None else []
     seconds = {str(source): [] for source in sources}
     for repeat in range(repeats):
         for source in sources:
@@ -116,7 +119,7 @@ def time_cli(sources: list[Path], repeats: int) -> dict:
                 env.pop("KERAS_BACKEND", None)  # `auto`, as a student runs it.
                 started = time.perf_counter()
                 completed = subprocess.run(
-                    [sys.executable, "-m", "rnnkit", "compare", "--quick", "--no-progress", "--out",
+                    [sys.executable, "-m", "rnnkit", "compare", "--quick", "--no-progress", *extra, "--out",
                      str(Path(folder) / "quick")], env=env, capture_output=True, text=True, check=False,
                     cwd=source)  # `python -m` puts the working folder first on the import path.
                 took = time.perf_counter() - started
@@ -137,10 +140,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the measurements here")
     parser.add_argument("--cli", type=Path, nargs="+", metavar="SOURCE",
                         help="time `python -m rnnkit compare --quick` from these source folders instead")
+    parser.add_argument("--workers", type=int, help="with --cli: passed to `rnnkit compare` (default: its own)")
     args = parser.parse_args()
     if args.cli:
         load_before = uptime()
-        seconds = time_cli(args.cli, args.repeats)
+        if args.workers is not None and args.workers < 1:
+            parser.error(f"Invalid value for `--workers`: got {args.workers}; expected a positive integer")
+        seconds = time_cli(args.cli, args.repeats, args.workers)
         print(f"{'source':<40}{'min s':>10}{'median s':>10}")
         for source, values in seconds.items():
             print(f"{source:<40}{min(values):10.1f}{statistics.median(values):10.1f}")

@@ -131,11 +131,13 @@ def write_csv(path, frame: pd.DataFrame) -> Path:
 
 def write_figure(path, figure) -> Path:
     """Saves a matplotlib Figure as PNG atomically, then clears it to free its memory."""
+    from rnnkit.report.plots import write_png
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(path)
     try:
-        figure.savefig(temporary, format="png", dpi=90)
+        write_png(figure, temporary, dpi=90)
         os.replace(temporary, path)
     except BaseException:
         _discard(temporary)

@@ -1,9 +1,12 @@
 """Plots: each returns a Figure with title, labelled axes, the right scales, and saves a PNG."""
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from rnnkit.errors import ConfigError
 from rnnkit.report.plots import (
@@ -13,9 +16,11 @@ from rnnkit.report.plots import (
     plot_learning_curves,
     plot_metric_vs_params,
     plot_param_counts,
+    plot_prediction_samples,
     plot_predictions,
     plot_seconds_per_epoch,
     save_figure,
+    write_png,
 )
 
 
@@ -88,6 +93,54 @@ def test_save_figure_writes_a_png(tmp_path):
     path = save_figure(plot_gradient_flow({"a": [1.0, 0.1]}), tmp_path / "sub" / "flow.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def pixels(draw, make_figure) -> np.ndarray:
+    buffer = io.BytesIO()
+    draw(make_figure(), buffer)
+    return np.asarray(Image.open(buffer))
+
+
+@pytest.mark.parametrize("make_figure", [
+    lambda: plot_confusion_matrix([[5, 1], [2, 7]], labels=["odd", "even"]),  # a colorbar
+    lambda: plot_prediction_samples(np.ones((2, 4)), np.zeros((2, 4)), title="panels"),  # a title over panels
+    lambda: plot_gradient_flow({"a": [1.0, 0.1]}),  # a log axis
+])
+def test_figures_drawn_once_look_as_matplotlib_lays_them_out(make_figure):
+    # The layout is fixed before rendering so the figure is drawn once: same pixels.
+    laid_out_by_savefig = pixels(lambda figure, buffer: figure.savefig(buffer, format="png", dpi=90), make_figure)
+    assert np.array_equal(pixels(lambda figure, buffer: write_png(figure, buffer, dpi=90), make_figure),
+                          laid_out_by_savefig)
+
+
+@pytest.mark.parametrize("make_figure", [
+    lambda: plot_confusion_matrix(np.eye(8, dtype=int), labels=[f"class {index}" for index in range(8)]),
+    lambda: plot_prediction_samples(np.ones((3, 4)), np.zeros((3, 4)), title="Test predictions: adding gru u16 L1"),
+    lambda: plot_param_counts({"simple_rnn u16 L1": 321, "lstm u16 L1": 1233, "gru u16 L1": 977}),
+    lambda: plot_learning_curves({"lstm": history(1), "gru": history(2)}),
+])
+def test_labels_titles_and_legends_stay_inside_the_figure(make_figure):
+    figure = make_figure()
+    figure.suptitle("adding (num_samples=3000, timesteps=30)")
+    write_png(figure, io.BytesIO(), dpi=90)
+    drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches
+    width, height = figure.get_size_inches()
+    pixel = 1 / 90
+    assert drawn.x0 >= -pixel and drawn.y0 >= -pixel and drawn.x1 <= width + pixel and drawn.y1 <= height + pixel
+
+
+def test_log_axes_label_decades_and_steps_between_them_as_plain_text():
+    # The labels matplotlib writes with mathtext (10^{-2}, 3\times10^{-1}), in Unicode.
+    wide = plot_gradient_flow({"a": [1.0, 1e-3]}).axes[0]
+    narrow = plot_gradient_flow({"a": [0.2, 0.6]}).axes[0]
+    params = plot_metric_vs_params(pd.DataFrame({"label": ["a", "b"], "params": [100, 10000], "mse": [0.5, 0.1]}),
+                                   "mse").axes[0]
+    for axes in (wide, narrow, params):
+        write_png(axes.figure, io.BytesIO(), dpi=90)
+    labels = {text.get_text() for axis in (wide.yaxis, narrow.yaxis) for text in axis.get_ticklabels(which="both")}
+    assert {"10\u207b\u00b3", "10\u207b\u00b2", "10\u2070", "3\u00d710\u207b\u00b9"} <= labels
+    assert {"10\u00b2", "10\u2074"} <= {text.get_text() for text in params.xaxis.get_ticklabels()}
+    assert not any("$" in label for label in labels)
 
 
 def test_epoch_axes_show_whole_epochs_only():
