@@ -465,8 +465,12 @@ def main(argv=None) -> dict:
           "steps vanished, so the first marker is learnt late or not at all.")
     clip_mse = {run: f"{summary[f'{run}_test_mse']:.4g}" if f"{run}_test_mse" in summary
                 else "none (status diverged: training stopped before the test)" for run in ("unclipped", "clipped")}
+    clipped_mse = summary.get("clipped_test_mse")
+    still_above_mean = clipped_mse is not None and clipped_mse >= 0.1667
     print(f"- Clipping, test MSE: unclipped {clip_mse['unclipped']}, clipped {clip_mse['clipped']} "
-          "(mean: 0.1667): one exploding step is enough to ruin the unclipped model.")
+          "(mean: 0.1667): one exploding step is enough to ruin the unclipped model"
+          + ("; the clipped one stayed finite but is not yet better than predicting the mean: clipping "
+             "stops the explosion, it does not make the model learn in so few steps." if still_above_mean else "."))
     if args.quick:
         print("- Quick size: one GRU size and one SimpleRNN size, one seed. The full run (about 2 min) adds "
               "more truncation lengths on longer sequences (measured: k <= D stays near chance, every k > D "

@@ -221,7 +221,7 @@ def run(args) -> int:
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
     requested = getattr(args, "backend_requested", None) or args.backend
-    chosen = f"Keras backend {requested}{' (chosen by auto: the size of the runs, or cuDNN on a GPU)' if requested == 'auto' else ''}"
+    chosen = f"Keras backend {requested}{' (chosen by the size of the runs; on a GPU, cuDNN first)' if requested == 'auto' else ''}"
     if args.ray is not None:
         how = f"{f'Ray at {args.ray}' if args.ray != 'local' else 'a local Ray'}, {chosen}"
     elif args.in_process:
