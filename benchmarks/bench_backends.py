@@ -15,9 +15,9 @@ slows both alike:
 - `rnnkit`: `run_experiment(...)` with everything it does by default (per-epoch
   gradient norm, spectral radius, weight selection, gradient flow, saturation, held-out
   metrics, sample generation);
-- `keras` (LSTM rows only): `hand` with Keras's own `keras.layers.LSTM` in place of
-  rnnkit's LSTM layer (`rnnkit.models.fast_lstm`, the same layer with a hand-written
-  backward pass on JAX on a CPU), to show what that layer changes.
+- `keras` (LSTM and GRU rows): `hand` with Keras's own `keras.layers.LSTM` / `GRU` in
+  place of rnnkit's layers (`rnnkit.models.fast_rnn`, the same layers with a
+  hand-written backward pass on JAX on a CPU), to show what those layers change.
 
 Printed per row (cell, units) and backend: tokens/s of the steady epochs (median epoch
 after the first, which pays for compiling), the whole call's seconds, min and median
@@ -94,17 +94,17 @@ def worker(args) -> None:
         model.evaluate(task.test.x, task.test.y, batch_size=config.batch_size, verbose=0)
         return time.perf_counter() - started, clock.seconds
 
-    def hand_keras_lstm():
+    def hand_keras_layer():
         import dataclasses
 
         from rnnkit.models import cells
 
-        rnnkit_row = cells.CELL_TABLE["lstm"]
-        cells.CELL_TABLE["lstm"] = dataclasses.replace(rnnkit_row, build_path=None)  # keras.layers.LSTM
+        rnnkit_row = cells.CELL_TABLE[args.cell]
+        cells.CELL_TABLE[args.cell] = dataclasses.replace(rnnkit_row, build_path=None)  # keras.layers.LSTM/GRU
         try:
             return hand()
         finally:
-            cells.CELL_TABLE["lstm"] = rnnkit_row
+            cells.CELL_TABLE[args.cell] = rnnkit_row
 
     def rnnkit():
         keras.backend.clear_session(free_memory=False)
@@ -113,7 +113,8 @@ def worker(args) -> None:
         return time.perf_counter() - started, list(result.history["epoch_seconds"])
 
     for repeat in range(args.repeats):
-        variants = [("hand", hand), ("rnnkit", rnnkit)] + ([("keras", hand_keras_lstm)] if args.cell == "lstm" else [])
+        variants = [("hand", hand), ("rnnkit", rnnkit)]
+        variants += [("keras", hand_keras_layer)] if args.cell in ("lstm", "gru") else []
         for variant, function in variants:
             total, epochs = function()
             steady = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)
@@ -274,7 +275,7 @@ def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict
         stock = [row for row in rows if row["backend"] == backend and row["variant"] == "keras"]
         if stock:
             key = "steady_epoch_seconds"
-            print(f"{backend:11s} speed hand with rnnkit's LSTM / hand with keras.layers.LSTM, steady epoch "
+            print(f"{backend:11s} speed hand with rnnkit's layer / hand with Keras's, steady epoch "
                   f"min {summary(stock, key)[0] / summary(hand, key)[0]:.3f}   "
                   f"median {summary(stock, key)[1] / summary(hand, key)[1]:.3f}")
     best = {}

@@ -68,7 +68,7 @@ class Cell:
             given the layer's values of `options` (GRU with `reset_after`: 2).
         build_path: The class the builders make, as "module:Class", when it is not
             `keras_class` itself: a subclass with the same weights and numbers (for
-            "lstm", `rnnkit.models.fast_lstm.LSTM`, faster on JAX on a CPU). Layers are
+            "lstm" and "gru", `rnnkit.models.fast_rnn`'s, faster on JAX on a CPU). Layers are
             recognised by `keras_class`, so a plain Keras layer still belongs to its row.
     """
 
@@ -119,7 +119,7 @@ CELL_TABLE: dict[str, Cell] = {
             num_states=2,  # h and c
             reference_step=reference.lstm_reference,
             options=("unit_forget_bias",),
-            build_path="rnnkit.models.fast_lstm:LSTM",
+            build_path="rnnkit.models.fast_rnn:LSTM",
         ),
         Cell(
             name="gru",
@@ -129,6 +129,7 @@ CELL_TABLE: dict[str, Cell] = {
             reference_step=reference.gru_reference,
             options=("reset_after",),
             bias_vectors=_gru_bias_vectors,
+            build_path="rnnkit.models.fast_rnn:GRU",
         ),
     )
 }
