@@ -15,7 +15,7 @@ slows both alike:
 - `rnnkit`: `run_experiment(...)` with everything it does by default (per-epoch
   gradient norm, spectral radius, weight selection, gradient flow, saturation, held-out
   metrics, sample generation);
-- `keras` (LSTM and GRU rows): `hand` with Keras's own `keras.layers.LSTM` / `GRU` in
+- `keras`: `hand` with Keras's own `keras.layers.SimpleRNN` / `LSTM` / `GRU` in
   place of rnnkit's layers (`rnnkit.models.fast_rnn`, the same layers with a
   hand-written backward pass on JAX on a CPU), to show what those layers change.
 
@@ -100,7 +100,7 @@ def worker(args) -> None:
         from rnnkit.models import cells
 
         rnnkit_row = cells.CELL_TABLE[args.cell]
-        cells.CELL_TABLE[args.cell] = dataclasses.replace(rnnkit_row, build_path=None)  # keras.layers.LSTM/GRU
+        cells.CELL_TABLE[args.cell] = dataclasses.replace(rnnkit_row, build_path=None)  # Keras's own layer
         try:
             return hand()
         finally:
@@ -114,7 +114,7 @@ def worker(args) -> None:
 
     for repeat in range(args.repeats):
         variants = [("hand", hand), ("rnnkit", rnnkit)]
-        variants += [("keras", hand_keras_layer)] if args.cell in ("lstm", "gru") else []
+        variants.append(("keras", hand_keras_layer))
         for variant, function in variants:
             total, epochs = function()
             steady = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)

@@ -67,8 +67,8 @@ class Cell:
         bias_vectors: `options -> int`: bias vectors per gate when the layer has a bias,
             given the layer's values of `options` (GRU with `reset_after`: 2).
         build_path: The class the builders make, as "module:Class", when it is not
-            `keras_class` itself: a subclass with the same weights and numbers (for
-            "lstm" and "gru", `rnnkit.models.fast_rnn`'s, faster on JAX on a CPU). Layers are
+            `keras_class` itself: a subclass with the same weights and numbers (the
+            three built-in cells: `rnnkit.models.fast_rnn`'s, faster on JAX on a CPU). Layers are
             recognised by `keras_class`, so a plain Keras layer still belongs to its row.
     """
 
@@ -111,6 +111,7 @@ CELL_TABLE: dict[str, Cell] = {
             gate_names=("recurrent",),
             num_states=1,
             reference_step=reference.simple_rnn_reference,
+            build_path="rnnkit.models.fast_rnn:SimpleRNN",
         ),
         Cell(
             name="lstm",

@@ -1,7 +1,7 @@
-"""rnnkit's LSTM and GRU layers are Keras's: same weights, outputs, states and gradients.
+"""rnnkit's SimpleRNN, LSTM and GRU layers are Keras's: same weights, outputs, states, gradients.
 
 On JAX on a CPU they run a hand-written backward pass (`rnnkit.models.fast_rnn`); Keras's
-own `keras.layers.LSTM` and `GRU`, whose backward pass JAX derives, are the independent
+own `keras.layers.SimpleRNN`, `LSTM` and `GRU`, whose backward pass JAX derives, are the independent
 reference, plus a finite-difference check of two weights. Under TensorFlow the layer is Keras's code
 path, and the same comparisons hold trivially. Marked `jax`, so CI runs them under both.
 """
@@ -17,7 +17,7 @@ import pytest
 from rnnkit.config import ModelSpec
 from rnnkit.models.builders import build_model
 from rnnkit.models.cells import cell_for_layer
-from rnnkit.models.fast_rnn import GRU, LSTM
+from rnnkit.models.fast_rnn import GRU, LSTM, SimpleRNN
 from rnnkit.training.gradients import value_and_gradients
 
 pytestmark = pytest.mark.jax
@@ -27,9 +27,9 @@ X = RNG.normal(size=(3, 5, 4)).astype("float32")
 
 
 # rnnkit's layer -> Keras's layer it must equal.
-KERAS_OF = {LSTM: keras.layers.LSTM, GRU: keras.layers.GRU}
-STATES = {LSTM: 2, GRU: 1}  # h and c; h
-CELLS = [LSTM, GRU]
+KERAS_OF = {SimpleRNN: keras.layers.SimpleRNN, LSTM: keras.layers.LSTM, GRU: keras.layers.GRU}
+STATES = {SimpleRNN: 1, LSTM: 2, GRU: 1}  # h; h and c; h
+CELLS = [SimpleRNN, LSTM, GRU]
 
 
 def _pair(cls=LSTM, **kwargs):
@@ -111,10 +111,11 @@ def test_a_weight_gradient_matches_finite_differences(cls):
         return keras.ops.sum(outputs * outputs)
 
     _, grads = value_and_gradients(loss, weights)
-    # Central difference on one recurrent-kernel entry (the second gate block: forget for an
-    # LSTM, reset for a GRU) and one bias entry (a GRU's recurrent bias row).
-    bias_index = (4,) if cls is LSTM else (1, 6 + 2)
-    for which, index in ((1, (2, 6 + 1)), (2, bias_index)):
+    # Central difference on one recurrent-kernel entry (in the second gate block: forget for
+    # an LSTM, reset for a GRU) and one bias entry (a GRU's recurrent bias row).
+    kernel_index = (2, 1) if cls is SimpleRNN else (2, 6 + 1)
+    bias_index = (1, 6 + 2) if cls is GRU else (4,)
+    for which, index in ((1, kernel_index), (2, bias_index)):
         step = 1e-2
         values = [np.array(w, dtype="float64") for w in weights]
         plus, minus = [v.copy() for v in values], [v.copy() for v in values]
@@ -128,6 +129,7 @@ def test_a_weight_gradient_matches_finite_differences(cls):
 @pytest.mark.parametrize("cell, cls, params", [
     # Gates x units x (inputs + units + bias vectors): adding has 2 input features; a GRU
     # with reset_after has two bias vectors.
+    ("simple_rnn", SimpleRNN, 1 * 5 * (2 + 5 + 1)),
     ("lstm", LSTM, 4 * 5 * (2 + 5 + 1)),
     ("gru", GRU, 3 * 5 * (2 + 5 + 2)),
 ])
