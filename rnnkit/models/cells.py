@@ -67,9 +67,10 @@ class Cell:
         bias_vectors: `options -> int`: bias vectors per gate when the layer has a bias,
             given the layer's values of `options` (GRU with `reset_after`: 2).
         build_path: The class the builders make, as "module:Class", when it is not
-            `keras_class` itself: a subclass with the same weights and numbers (the
-            three built-in cells: `rnnkit.models.fast_rnn`'s, faster on JAX on a CPU). Layers are
-            recognised by `keras_class`, so a plain Keras layer still belongs to its row.
+            `keras_class` itself: a subclass with the same weights and numbers (for the
+            three built-in cells, `rnnkit.models.fast_rnn`'s layers, faster on JAX on a
+            CPU). Layers are recognised by `keras_class`, so a plain Keras layer still
+            belongs to its row.
     """
 
     name: str
