@@ -33,7 +33,7 @@ from rnnkit.checks import (
     invalid,
 )
 from rnnkit.models.seq2seq import Seq2SeqInference
-from rnnkit.training.metrics import reset_recurrent_states
+from rnnkit.training.metrics import predict_batch, reset_recurrent_states
 from rnnkit.training.tracing import retracing_notice_hidden
 
 
@@ -358,7 +358,7 @@ def _last_token_probs(model, contexts, window, batch_rows) -> np.ndarray:
     rows = len(contexts)
     batch = np.concatenate([contexts, np.repeat(contexts[:1], batch_rows - rows, axis=0)]) if batch_rows > rows else contexts
     reset_recurrent_states(model)
-    probs = np.asarray(model.predict_on_batch(batch), dtype="float64")
+    probs = np.asarray(predict_batch(model, batch), dtype="float64")
     if probs.ndim != 3:
         raise invalid("model", f"output of shape {probs.shape}", "a language model with output (batch, timesteps, vocab_size)")
     return probs[:rows, read_at]

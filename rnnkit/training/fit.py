@@ -46,7 +46,13 @@ from rnnkit.training.diagnostics import (
     spectral_radius,
 )
 from rnnkit.training.environment import collect_environment
-from rnnkit.training.metrics import _take_rows, held_out_metrics, task_kind
+from rnnkit.training.metrics import (
+    _take_rows,
+    held_out_metrics,
+    prepare_prediction,
+    task_kind,
+    wait_for_prediction,
+)
 from rnnkit.training.result import STATUS_DIVERGED, STATUS_OK, RunResult
 from rnnkit.training.tracing import retracing_notice_hidden
 
@@ -296,6 +302,7 @@ def train(
     if gradient_flow and has_recurrent:
         initial_weights = [np.array(weight) for weight in model.trainable_weights]
     measure.prepare(probe.x, probe.y, probe.sample_weight)
+    prepare_prediction(model, test_split.x, batch_size)  # Likewise the prediction step.
 
     started = time.perf_counter()
     keras_history = model.fit(
@@ -333,6 +340,7 @@ def train(
         selected_epoch=keep_best.selected_epoch,
     )
     if nan_stop.epoch is not None:
+        wait_for_prediction(model)  # Not needed any more, but no compilation outlives the run.
         result.status = STATUS_DIVERGED
         what = (f"became {nan_stop.loss}" if not math.isfinite(nan_stop.loss) else
                 f"grew to {nan_stop.loss:.3g}, above {nan_stop.factor:g} times the first epoch's "

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -275,6 +276,59 @@ def _padded_rows(x, size: int):
     return {key: pad(value) for key, value in x.items()} if isinstance(x, dict) else pad(x)
 
 
+# Model -> its inference pass being compiled ahead (JAX), from `prepare_prediction`.
+_PREDICTION_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prepare_prediction(model, x, batch_size: int) -> None:
+    """On JAX, starts compiling `model`'s inference pass for the first batch of `x` in the background.
+
+    `train` calls it before `fit`, so that XLA compiles the prediction step (for the
+    held-out metrics and the generated samples) while the model trains, instead of after.
+    The batch is shaped as `predict_in_order` will shape it (padded to `batch_size` rows).
+    Nothing happens on TensorFlow, for a stateful model (whose state runs on from call to
+    call, which Keras's own prediction keeps), or for an empty `x`.
+    """
+    import keras
+
+    total = _num_rows(x)
+    stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
+    if keras.backend.backend() != "jax" or stateful or total == 0:
+        return
+    from rnnkit.training.diagnostics import _current_values, _structured
+    from rnnkit.training.gradients import compile_ahead, compiled
+
+    def infer(trainable, non_trainable, inputs):
+        outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
+        return outputs
+
+    rows = _take_rows(x, slice(0, batch_size))
+    batch = rows if _num_rows(rows) == batch_size else _padded_rows(rows, batch_size)
+    values = [_current_values(model.trainable_variables), _current_values(model.non_trainable_variables),
+              _structured(model, batch)]
+    handle = compile_ahead(compiled(infer), values)
+    if handle is not None:
+        _PREDICTION_AHEAD[model] = handle
+
+
+def predict_batch(model, batch) -> np.ndarray:
+    """`model.predict_on_batch(batch)`, through the pass `prepare_prediction` compiled when there is one."""
+    handle = _PREDICTION_AHEAD.get(model)
+    if handle is None:
+        return np.asarray(model.predict_on_batch(batch))
+    from rnnkit.training.diagnostics import _current_values, _structured
+
+    return np.asarray(handle(_current_values(model.trainable_variables),
+                             _current_values(model.non_trainable_variables), _structured(model, batch)))
+
+
+def wait_for_prediction(model) -> None:
+    """Waits for a compilation `prepare_prediction` started (so none outlives a run)."""
+    handle = _PREDICTION_AHEAD.get(model)
+    if handle is not None:
+        handle.wait()
+
+
 def predict_in_order(model, x, batch_size: int) -> np.ndarray:
     """Returns `model` predictions batch by batch in order (stateful models reset first).
 
@@ -294,7 +348,7 @@ def predict_in_order(model, x, batch_size: int) -> np.ndarray:
         rows = _take_rows(x, slice(start, start + batch_size))
         count = _num_rows(rows)
         batch = rows if count == batch_size else _padded_rows(rows, batch_size)
-        outputs.append(np.asarray(model.predict_on_batch(batch))[:count])
+        outputs.append(predict_batch(model, batch)[:count])
     if not outputs:
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     return np.concatenate(outputs)

@@ -17,6 +17,7 @@ from rnnkit.training.metrics import (
     perplexity,
     perplexity_from_probs,
     predict_in_order,
+    prepare_prediction,
     regression_metrics,
     rmse,
     token_accuracy,
@@ -144,3 +145,32 @@ def test_predict_in_order_pads_the_last_batch_and_drops_the_padding():
         assert np.allclose(predicted, expected)
     with pytest.raises(ConfigError, match="`batch_size`: got 0; expected a positive integer"):
         predict_in_order(model, x, 0)
+
+
+@pytest.mark.jax
+def test_a_prediction_step_compiled_ahead_gives_the_same_predictions_at_the_current_weights():
+    from rnnkit.training.metrics import _PREDICTION_AHEAD
+
+    inputs = keras.Input((3, 2))
+    flat = keras.layers.Flatten()(inputs)
+    dense = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="ones")
+    model = keras.Model(inputs, dense(flat * 2.0))
+    x = np.arange(7 * 3 * 2, dtype="float32").reshape(7, 3, 2)
+    prepare_prediction(model, x, 3)  # On JAX: compiling for batches of 3 rows from here.
+    assert (model in _PREDICTION_AHEAD) is (keras.backend.backend() == "jax")
+    # Weights changed after the compilation started (as training does) are the ones used:
+    # y = 3 * (2 * sum of inputs) + 1.
+    dense.kernel.assign(np.full((6, 1), 3.0, "float32"))
+    expected = 3.0 * 2.0 * x.sum(axis=(1, 2))[:, None] + 1.0
+    for batch_size in (3, 4):  # the prepared shape, and another one (compiled as usual)
+        assert np.allclose(predict_in_order(model, x, batch_size), expected)
+
+
+@pytest.mark.jax
+def test_a_stateful_model_keeps_kerass_own_prediction():
+    from rnnkit.training.metrics import _PREDICTION_AHEAD
+
+    inputs = keras.Input((3, 2), batch_size=2)
+    model = keras.Model(inputs, keras.layers.SimpleRNN(2, stateful=True)(inputs))
+    prepare_prediction(model, np.zeros((4, 3, 2), "float32"), 2)
+    assert model not in _PREDICTION_AHEAD
