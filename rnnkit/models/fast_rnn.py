@@ -239,12 +239,11 @@ def _time_major(layer, sequences):
     return jnp.flip(xs, axis=0) if layer.go_backwards else xs
 
 
-@keras.saving.register_keras_serializable(package="rnnkit")
-class LSTM(keras.layers.LSTM):
-    """`keras.layers.LSTM`, with a hand-written backward pass on JAX on a CPU (see the module).
+class _FusedLoop:
+    """What the three layers share: when the hand-written path runs, and the call into it.
 
-    Takes exactly Keras's arguments and has exactly its weights; a model saved with it
-    loads again once rnnkit is imported.
+    A subclass (listed before the Keras layer class) gives `_recurrence(xs, states)`:
+    time-major inputs and the initial states in, `(hs, final states)` out.
     """
 
     def fused_applies(self, mask, training) -> bool:
@@ -258,17 +257,34 @@ class LSTM(keras.layers.LSTM):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         import jax.numpy as jnp
 
-        cell = self.cell
-        xs = _time_major(self, sequences)
-        bias = cell.bias.value if cell.bias is not None else jnp.zeros((4 * self.units,), xs.dtype)
-        h0, c0 = initial_state
-        hs, h_last, c_last = _jax_fused_scan()(xs, cell.kernel.value, cell.recurrent_kernel.value, bias, h0, c0)
-        outputs = jnp.swapaxes(hs, 0, 1)
-        return h_last, outputs, [h_last, c_last]
+        states = list(initial_state) if keras.tree.is_nested(initial_state) else [initial_state]
+        hs, final_states = self._recurrence(_time_major(self, sequences), states)
+        return final_states[0], jnp.swapaxes(hs, 0, 1), final_states
+
+    def _bias(self, size: int, dtype):
+        import jax.numpy as jnp
+
+        bias = self.cell.bias
+        return bias.value if bias is not None else jnp.zeros(size, dtype)
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-class GRU(keras.layers.GRU):
+class LSTM(_FusedLoop, keras.layers.LSTM):
+    """`keras.layers.LSTM`, with a hand-written backward pass on JAX on a CPU (see the module).
+
+    Takes exactly Keras's arguments and has exactly its weights; a model saved with it
+    loads again once rnnkit is imported.
+    """
+
+    def _recurrence(self, xs, states):
+        cell = self.cell
+        bias = self._bias((4 * self.units,), xs.dtype)
+        hs, h_last, c_last = _jax_fused_scan()(xs, cell.kernel.value, cell.recurrent_kernel.value, bias, *states)
+        return hs, [h_last, c_last]
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class GRU(_FusedLoop, keras.layers.GRU):
     """`keras.layers.GRU`, with a hand-written backward pass on JAX on a CPU (see the module).
 
     Takes exactly Keras's arguments and has exactly its weights; with `reset_after=False`
@@ -279,50 +295,27 @@ class GRU(keras.layers.GRU):
         """Whether the hand-written path runs for this call (else Keras's own)."""
         return self.cell.reset_after and _fused_applies(self, mask, training)
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if keras.tree.is_nested(mask):
-            mask = mask[0]
-        if not self.fused_applies(mask, training):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        import jax.numpy as jnp
-
+    def _recurrence(self, xs, states):
         cell = self.cell
-        xs = _time_major(self, sequences)
-        if cell.bias is not None:
-            input_bias, recurrent_bias = cell.bias.value[0], cell.bias.value[1]
-        else:
-            input_bias = recurrent_bias = jnp.zeros((3 * self.units,), xs.dtype)
-        h0 = initial_state[0] if keras.tree.is_nested(initial_state) else initial_state
-        hs, h_last = _jax_fused_gru_scan()(xs, cell.kernel.value, cell.recurrent_kernel.value, input_bias,
-                                           recurrent_bias, h0)
-        return h_last, jnp.swapaxes(hs, 0, 1), [h_last]
+        bias = self._bias((2, 3 * self.units), xs.dtype)  # input and recurrent bias rows
+        hs, h_last = _jax_fused_gru_scan()(xs, cell.kernel.value, cell.recurrent_kernel.value, bias[0], bias[1],
+                                           states[0])
+        return hs, [h_last]
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-class SimpleRNN(keras.layers.SimpleRNN):
+class SimpleRNN(_FusedLoop, keras.layers.SimpleRNN):
     """`keras.layers.SimpleRNN`, with a hand-written backward pass on JAX on a CPU (see the module).
 
     Takes exactly Keras's arguments and has exactly its weights; with an activation other
     than tanh (a relu IRNN, say) it runs Keras's own path.
     """
 
-    def fused_applies(self, mask, training) -> bool:
-        """Whether the hand-written path runs for this call (else Keras's own)."""
-        return _fused_applies(self, mask, training)
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if keras.tree.is_nested(mask):
-            mask = mask[0]
-        if not self.fused_applies(mask, training):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        import jax.numpy as jnp
-
+    def _recurrence(self, xs, states):
         cell = self.cell
-        xs = _time_major(self, sequences)
-        bias = cell.bias.value if cell.bias is not None else jnp.zeros((self.units,), xs.dtype)
-        h0 = initial_state[0] if keras.tree.is_nested(initial_state) else initial_state
-        hs, h_last = _jax_fused_simple_scan()(xs, cell.kernel.value, cell.recurrent_kernel.value, bias, h0)
-        return h_last, jnp.swapaxes(hs, 0, 1), [h_last]
+        bias = self._bias((self.units,), xs.dtype)
+        hs, h_last = _jax_fused_simple_scan()(xs, cell.kernel.value, cell.recurrent_kernel.value, bias, states[0])
+        return hs, [h_last]
 
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
