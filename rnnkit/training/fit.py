@@ -50,8 +50,8 @@ from rnnkit.training.metrics import (
     _take_rows,
     held_out_metrics,
     prepare_prediction,
+    release_prediction,
     task_kind,
-    wait_for_prediction,
 )
 from rnnkit.training.result import STATUS_DIVERGED, STATUS_OK, RunResult
 from rnnkit.training.tracing import retracing_notice_hidden
@@ -340,7 +340,7 @@ def train(
         selected_epoch=keep_best.selected_epoch,
     )
     if nan_stop.epoch is not None:
-        wait_for_prediction(model)  # Not needed any more, but no compilation outlives the run.
+        release_prediction(model)  # Not needed any more, but no compilation outlives the run.
         result.status = STATUS_DIVERGED
         what = (f"became {nan_stop.loss}" if not math.isfinite(nan_stop.loss) else
                 f"grew to {nan_stop.loss:.3g}, above {nan_stop.factor:g} times the first epoch's "
@@ -365,6 +365,7 @@ def train(
             # than NumPy's threaded matrix products on a busy machine (2.6 s for an LSTM 128).
             diagnostics["saturation"] = saturation(model, test_probe[0], reference=keras.backend.backend() == "jax")
     result.samples = sample_outputs(model, task, test_split, extras, batch_size=max(batch_size, 2))
+    release_prediction(model)
     result.predictions = extras["predictions"]
     return result
 

@@ -322,9 +322,14 @@ def predict_batch(model, batch) -> np.ndarray:
                              _current_values(model.non_trainable_variables), _structured(model, batch)))
 
 
-def wait_for_prediction(model) -> None:
-    """Waits for a compilation `prepare_prediction` started (so none outlives a run)."""
-    handle = _PREDICTION_AHEAD.get(model)
+def release_prediction(model) -> None:
+    """Waits for a compilation `prepare_prediction` started, then drops it.
+
+    `train` calls it when its run is done, so that no compilation outlives the run and the
+    model is not kept alive by its own compiled pass (which refers to it); later
+    predictions go through Keras's `predict_on_batch` again.
+    """
+    handle = _PREDICTION_AHEAD.pop(model, None)
     if handle is not None:
         handle.wait()
 

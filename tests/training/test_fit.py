@@ -273,3 +273,8 @@ def test_the_initial_gradient_flow_is_measured_at_the_weights_before_training():
     assert np.allclose(result.diagnostics["gradient_flow_initial"], expected, rtol=1e-4, atol=1e-7)
     # Training moved the weights, so the flow after training differs.
     assert not np.allclose(result.diagnostics["gradient_flow"], expected, rtol=1e-3)
+    # The prediction pass compiled during training is dropped with the run: it refers to
+    # the model, and a grid trains many models in one process.
+    from rnnkit.training.metrics import _PREDICTION_AHEAD
+
+    assert result.model not in _PREDICTION_AHEAD
