@@ -234,7 +234,7 @@ def cudnn_eligible(run) -> bool:
         and not model.recurrent_dropout
         and not model.unroll
         and model.use_bias
-        and getattr(model, "reset_after", None) in (None, True)
+        and model.reset_after in (None, True)
     )
 
 
