@@ -17,7 +17,13 @@ slows both alike:
   metrics, sample generation);
 - `keras`: `hand` with Keras's own `keras.layers.SimpleRNN` / `LSTM` / `GRU` in
   place of rnnkit's layers (`rnnkit.models.fast_rnn`, the same layers with a
-  hand-written backward pass on JAX on a CPU), to show what those layers change.
+  hand-written backward pass on JAX), to show what those layers change;
+- `fused` (only with `--variants`): `hand` with rnnkit's hand-written path forced on
+  whatever the platform.
+
+On a GPU, hand-written PyTorch runs on CUDA (`torch-gpu`), and `--cudnn jax torch`
+first reports which of Keras's recurrent layers take cuDNN on each Keras backend
+(`benchmarks/gpu_check.sh` runs the GPU checks in one command).
 
 Printed per row (cell, units) and backend: tokens/s of the steady epochs (median epoch
 after the first, which pays for compiling), the whole call's seconds, min and median
@@ -106,20 +112,39 @@ def worker(args) -> None:
         finally:
             cells.CELL_TABLE[args.cell] = rnnkit_row
 
+    def hand_fused_everywhere():
+        from rnnkit.models import fast_rnn
+
+        saved = fast_rnn._FusedLoop.fused_platforms
+        fast_rnn._FusedLoop.fused_platforms = ("cpu", "gpu")  # also where Keras would take cuDNN
+        try:
+            return hand()
+        finally:
+            fast_rnn._FusedLoop.fused_platforms = saved
+
     def rnnkit():
         keras.backend.clear_session(free_memory=False)
         started = time.perf_counter()
         result = run_experiment(spec, task, config)
         return time.perf_counter() - started, list(result.history["epoch_seconds"])
 
+    device = "cpu"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = jax.default_backend()
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    functions = {"hand": hand, "rnnkit": rnnkit, "keras": hand_keras_layer, "fused": hand_fused_everywhere}
     for repeat in range(args.repeats):
-        variants = [("hand", hand), ("rnnkit", rnnkit)]
-        variants.append(("keras", hand_keras_layer))
-        for variant, function in variants:
+        for variant in args.variants:
+            function = functions[variant]
             total, epochs = function()
             steady = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)
             print("RESULT" + json.dumps({
-                "backend": keras.backend.backend(), "variant": variant, "repeat": repeat, "total_seconds": total,
+                "backend": keras.backend.backend(), "device": device, "variant": variant, "repeat": repeat, "total_seconds": total,
                 "first_epoch_seconds": epochs[0], "steady_epoch_seconds": steady, "tokens_per_second": tokens / steady,
             }), flush=True)
 
@@ -132,6 +157,7 @@ def torch_worker(args) -> None:
     task, batch_size, timesteps = workload(args)
     layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}[args.cell]
     torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # cuDNN for all three cells on a GPU
     if args.task == "lm":
         vocab = LM_VOCAB
         rnn, head = layer(vocab, args.units, batch_first=True), torch.nn.Linear(args.units, vocab)
@@ -150,6 +176,7 @@ def torch_worker(args) -> None:
             outputs, _ = rnn(xb)
             return torch.nn.functional.mse_loss(head(outputs[:, -1]), yb)
 
+    rnn, head, x, y = rnn.to(device), head.to(device), x.to(device), y.to(device)
     optimizer = torch.optim.Adam([*rnn.parameters(), *head.parameters()], 1e-3)
     for repeat in range(args.repeats):
         epochs = []
@@ -160,12 +187,98 @@ def torch_worker(args) -> None:
                 loss = loss_of(x[start:start + batch_size], y[start:start + batch_size])
                 loss.backward()
                 optimizer.step()
+            if device == "cuda":
+                torch.cuda.synchronize()
             epochs.append(time.perf_counter() - started)
         steady = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)
         print("RESULT" + json.dumps({
-            "backend": "torch", "variant": "hand", "repeat": repeat, "total_seconds": sum(epochs),
+            "backend": "torch" if device == "cpu" else "torch-gpu", "device": "cpu" if device == "cpu" else "gpu",
+            "variant": "hand", "repeat": repeat, "total_seconds": sum(epochs),
             "first_epoch_seconds": epochs[0], "steady_epoch_seconds": steady,
             "tokens_per_second": len(x) * timesteps / steady,
+        }), flush=True)
+
+
+def cudnn_worker(args) -> None:
+    """Whether Keras runs its LSTM and GRU layers with cuDNN on this backend and device.
+
+    Keras's layers call the backend's `lstm` / `gru` function first; it raises
+    NotImplementedError when the backend has no special path for the layer (or the layer
+    or device does not qualify), and Keras then runs its generic loop. The backend's
+    function may itself use cuDNN or not: TensorFlow's and PyTorch's call their private
+    `_cudnn_lstm` / `_cudnn_gru`, JAX's LSTM calls `jax.experimental.rnn.lstm`. All of
+    these are wrapped here to record what ran while Keras's own layer of each cell trains
+    one epoch. On JAX the compiled training gradient is also searched for a cuDNN custom
+    call, as independent evidence.
+    """
+    import importlib
+    import re
+
+    import keras
+    import numpy as np
+    from keras.src import backend as keras_backend
+
+    name = keras.backend.backend()
+    ran = {}
+
+    def recording(original, cell, what, fallthrough):
+        def wrapped(*arguments, **keywords):
+            try:
+                result = original(*arguments, **keywords)
+            except NotImplementedError:
+                ran.setdefault(cell, set()).add(fallthrough)
+                raise
+            ran.setdefault(cell, set()).add(what)
+            return result
+        return wrapped
+
+    for cell in ("lstm", "gru"):
+        setattr(keras_backend, cell, recording(getattr(keras_backend, cell), cell,
+                                               f"{name}'s own {cell} function", "Keras's generic loop"))
+    if name in ("tensorflow", "torch"):
+        module = importlib.import_module(f"keras.src.backend.{name}.rnn")
+        for cell in ("lstm", "gru"):
+            setattr(module, f"_cudnn_{cell}",
+                    recording(getattr(module, f"_cudnn_{cell}"), cell, "cuDNN", "cuDNN failed"))
+    elif name == "jax":
+        import jax.experimental.rnn as jax_rnn
+
+        jax_rnn.lstm = recording(jax_rnn.lstm, "lstm", "cuDNN", "cuDNN failed")
+    device = "cpu"
+    if name == "jax":
+        import jax
+
+        device = jax.default_backend()
+    elif name == "torch":
+        import torch
+
+        device = "gpu" if torch.cuda.is_available() else "cpu"
+    elif name == "tensorflow":
+        import tensorflow as tf
+
+        device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    x = np.random.default_rng(0).normal(size=(64, args.timesteps, LM_VOCAB)).astype("float32")
+    for cell, layer_class in (("lstm", keras.layers.LSTM), ("gru", keras.layers.GRU)):
+        model = keras.Sequential([keras.Input(x.shape[1:]), layer_class(args.units, return_sequences=True),
+                                  keras.layers.Dense(LM_VOCAB)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, x, batch_size=64, epochs=1, verbose=0)
+        compiled_cudnn = None
+        if name == "jax":
+            import jax
+            import jax.numpy as jnp
+
+            layer = model.layers[0]
+
+            def loss(values, inputs, layer=layer):
+                outputs, _ = layer.stateless_call(values, [v.value for v in layer.non_trainable_variables], inputs)
+                return jnp.sum(outputs ** 2)
+
+            text = jax.jit(jax.grad(loss)).lower([v.value for v in layer.trainable_variables], x).compile().as_text()
+            compiled_cudnn = re.search(r'custom_call_target="[^"]*cudnn[^"]*"', text, re.IGNORECASE) is not None
+        print("RESULT" + json.dumps({
+            "kind": "cudnn", "backend": name, "device": device, "cell": cell,
+            "keras_path": sorted(ran.get(cell, {"no backend call"})), "compiled_cudnn_call": compiled_cudnn,
         }), flush=True)
 
 
@@ -249,10 +362,10 @@ def summary(rows: list[dict], key: str) -> tuple[float, float]:
 
 def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict | None, flops_per_token) -> None:
     print(f"\n{label}")
-    print(f"{'backend':11s} {'variant':7s} {'tokens/s best':>13s} {'tokens/s median':>15s} "
+    print(f"{'backend':11s} {'device':6s} {'variant':7s} {'tokens/s best':>13s} {'tokens/s median':>15s} "
           f"{'call s min':>10s} {'call s median':>13s} {'first epoch s':>13s}")
     for backend in dict.fromkeys(row["backend"] for row in rows):
-        for variant in ("hand", "rnnkit", "keras"):
+        for variant in ("hand", "rnnkit", "keras", "fused"):
             chosen = [row for row in rows if row["backend"] == backend and row["variant"] == variant]
             if not chosen:
                 continue
@@ -260,7 +373,7 @@ def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict
             speed_median = statistics.median(row["tokens_per_second"] for row in chosen)
             total_min, total_median = summary(chosen, "total_seconds")
             first = statistics.median(row["first_epoch_seconds"] for row in chosen)
-            print(f"{backend:11s} {variant:7s} {speed_max:13.0f} {speed_median:15.0f} {total_min:10.2f} "
+            print(f"{backend:11s} {chosen[0].get('device', 'cpu'):6s} {variant:7s} {speed_max:13.0f} {speed_median:15.0f} {total_min:10.2f} "
                   f"{total_median:13.2f} {first:13.2f}")
     for backend in backends:
         hand = [row for row in rows if row["backend"] == backend and row["variant"] == "hand"]
@@ -272,21 +385,26 @@ def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict
             ratio_min = summary(hand, key)[0] / summary(ours, key)[0]
             ratio_median = summary(hand, key)[1] / summary(ours, key)[1]
             print(f"{backend:11s} speed rnnkit / hand, {name:13s} min {ratio_min:.3f}   median {ratio_median:.3f}")
-        stock = [row for row in rows if row["backend"] == backend and row["variant"] == "keras"]
-        if stock:
-            key = "steady_epoch_seconds"
-            print(f"{backend:11s} speed hand with rnnkit's layer / hand with Keras's, steady epoch "
-                  f"min {summary(stock, key)[0] / summary(hand, key)[0]:.3f}   "
-                  f"median {summary(stock, key)[1] / summary(hand, key)[1]:.3f}")
+        key = "steady_epoch_seconds"
+        for variant, words in (("keras", "hand with rnnkit's layer / hand with Keras's"),
+                               ("fused", "hand with the hand-written path forced / hand as shipped")):
+            other = [row for row in rows if row["backend"] == backend and row["variant"] == variant]
+            if other and hand:
+                ratio_min = summary(other, key)[0] / summary(hand, key)[0]
+                ratio_median = summary(other, key)[1] / summary(hand, key)[1]
+                if variant == "fused":
+                    ratio_min, ratio_median = 1 / ratio_min, 1 / ratio_median
+                print(f"{backend:11s} speed {words}, steady epoch min {ratio_min:.3f}   median {ratio_median:.3f}")
     best = {}
     for row in rows:
         key = (row["backend"], row["variant"])
         best[key] = max(best.get(key, 0.0), row["tokens_per_second"])
     fastest = max((value, backend) for (backend, variant), value in best.items() if variant == "rnnkit") \
         if any(variant == "rnnkit" for _, variant in best) else None
-    if fastest and ("torch", "hand") in best:
-        print(f"rnnkit's fastest path ({fastest[1]}) / hand PyTorch, best steady tokens/s: "
-              f"{fastest[0] / best[('torch', 'hand')]:.2f}x")
+    for torch_key in ("torch", "torch-gpu"):
+        if fastest and (torch_key, "hand") in best:
+            print(f"rnnkit's fastest path ({fastest[1]}) / hand PyTorch ({torch_key}), best steady tokens/s: "
+                  f"{fastest[0] / best[(torch_key, 'hand')]:.2f}x")
     if fastest and roofline and flops_per_token:
         achieved = fastest[0] * flops_per_token / 1e9
         for name, peak in roofline.items():
@@ -307,27 +425,49 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="leave hand-written PyTorch out")
     parser.add_argument("--roofline", action="store_true", help="measure the matmul roofline for LSTM rows")
     parser.add_argument("--peer", type=Path, help="path of the peer reference script peer_lm.py (optional)")
-    parser.add_argument("--worker", choices=("tensorflow", "jax", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--variants", nargs="+", default=["hand", "rnnkit", "keras"],
+                        choices=("hand", "rnnkit", "keras", "fused"),
+                        help="keras: the hand-written fit with Keras's own layers (on a GPU, cuDNN for the LSTM "
+                             "on JAX); fused: rnnkit's layers with their hand-written JAX path forced on every "
+                             "platform (`fast_rnn._FusedLoop.fused_platforms`)")
+    parser.add_argument("--cudnn", nargs="*", metavar="KERAS_BACKEND",
+                        help="first report whether Keras runs LSTM and GRU with cuDNN on each of these Keras "
+                             "backends (tensorflow, jax, torch; default: --backends) on this machine")
+    parser.add_argument("--worker", choices=("tensorflow", "jax", "torch", "cudnn"), help=argparse.SUPPRESS)
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         args.units = args.units[0]
-        torch_worker(args) if args.worker == "torch" else worker(args)
+        {"torch": torch_worker, "cudnn": cudnn_worker}.get(args.worker, worker)(args)
         return
 
     import importlib.util
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.setdefault("RNNKIT_DATA_DIR", str((REPO.parent / "shared" / "datasets").resolve()))
     has_torch = importlib.util.find_spec("torch") is not None and not args.no_torch
     load_before = os.getloadavg()
     print(f"task {args.task}, {args.epochs} epochs, {args.repeats} alternating repeats; load average before "
           f"{load_before}", flush=True)
+    if args.cudnn is not None:
+        print("\ncuDNN use by Keras's own layers (units "
+              f"{args.units[0]}, {args.timesteps} steps, batch 64, return_sequences):")
+        for backend in args.cudnn or args.backends:
+            rows = run_worker(["--worker", "cudnn", "--units", str(args.units[0]), "--timesteps",
+                               str(args.timesteps)], {**env, "KERAS_BACKEND": backend})
+            if not rows:
+                print(f"{backend:11s} could not run (see the error above)")
+            for row in rows:
+                compiled = {None: "", True: "; cuDNN call in the compiled program",
+                            False: "; no cuDNN call in the compiled program"}[row["compiled_cudnn_call"]]
+                print(f"{backend:11s} {row['device']:4s} {row['cell']:5s} ran: "
+                      f"{', '.join(row['keras_path'])}{compiled}", flush=True)
     for cell in args.cells:
         for units in args.units:
             shared = ["--task", args.task, "--cell", cell, "--units", str(units), "--epochs", str(args.epochs),
                       "--repeats", str(args.repeats), "--timesteps", str(args.timesteps),
-                      "--batch-size", str(args.batch_size)]
+                      "--batch-size", str(args.batch_size), "--variants", *args.variants]
             rows = []
             for backend in args.backends:
                 rows += run_worker([*shared, "--worker", backend], {**env, "KERAS_BACKEND": backend})

@@ -17,13 +17,18 @@ Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 - With `share_compilations` (called by `train`), the next seed of a configuration
   loads the compiled steps instead of compiling them again.
 
-On a GPU the question is a different one: Keras on TensorFlow runs LSTM and GRU layers
-with NVIDIA's cuDNN kernels when the layer allows it (`cudnn_eligible`), while Keras on
-JAX has a cuDNN path for LSTM only (`jax.experimental.rnn`) and runs GRU as a loop of
-its cell. So when a GPU is visible (`visible_gpus`, or `gpu=True` for the nodes of a Ray
-cluster) and a run has such a layer, `auto` picks TensorFlow: the cuDNN path for both
-cells. (This rule is not measured yet: no GPU was lent to this project when it was
-written; the CPU rates below are measured.)
+On a GPU the question is a different one: which backend can use it at all, and which
+has cuDNN kernels for the recurrent layers. `gpu_backends` tells, without importing either
+library, whether TensorFlow is a CUDA build with its CUDA libraries found and whether JAX
+has its CUDA plugin. When this machine shows a GPU (`visible_gpus`, or `gpu=True` for the
+nodes of a Ray cluster) and one backend alone can use it, `auto` picks that one. When both
+can and a run has a layer cuDNN can run (`cudnn_eligible`), it picks TensorFlow, whose
+Keras layers take cuDNN for both LSTM and GRU. Measured on an H100 (see the README):
+Keras on JAX takes cuDNN for the LSTM only (`jax.experimental.rnn`), and rnnkit's own
+layers (`rnnkit.models.fast_rnn`) trained the char LM 1.05-2.2x faster than Keras's path
+there, and at 0.94-1.15x of PyTorch's cuDNN. TensorFlow was not measured on the GPU (the
+lent machine had no TensorFlow), so the preference for its cuDNN path comes from Keras's
+source.
 
 On a CPU `auto` compares `estimate_seconds` of the runs on each backend: multiply-adds
 (`run_work`) and sequential cell steps (`cell_steps`) at each backend's measured rate,
@@ -42,10 +47,14 @@ Example:
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
+import pkgutil
+import re
 import sys
+from pathlib import Path
 
 from rnnkit.checks import check_choice
 from rnnkit.errors import ConfigError
@@ -238,23 +247,88 @@ def cudnn_eligible(run) -> bool:
     )
 
 
-def choose_backend(runs, tasks=None, *, gpu: bool | None = None) -> str:
+def _tensorflow_gpu_ready(paths) -> bool:
+    """Whether the TensorFlow installed on `paths` is a CUDA build whose CUDA libraries are found."""
+    spec = importlib.machinery.PathFinder.find_spec("tensorflow", paths)
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    try:
+        build_info = (folder / "python" / "platform" / "build_info.py").read_text()
+    except OSError:
+        return False
+    version = re.search(r"'cuda_version', '(\d+)", build_info)
+    if "('is_cuda_build', True)" not in build_info or version is None:
+        return False
+    # TensorFlow loads the CUDA runtime of its own major version and cuDNN from the NVIDIA
+    # wheels that `tensorflow[and-cuda]` installs, or from the system's library path.
+    major = version.group(1)
+    wheels = [Path(path) / "nvidia" for path in paths]
+    runtime = any(next(wheel.glob(f"cuda_runtime/lib/libcudart.so.{major}*"), None) for wheel in wheels)
+    cudnn = any(next(wheel.glob("cudnn/lib/libcudnn.so*"), None) for wheel in wheels)
+    if paths is sys.path:
+        import ctypes.util
+
+        runtime = runtime or (ctypes.util.find_library("cudart") or "").startswith(f"libcudart.so.{major}")
+        cudnn = cudnn or ctypes.util.find_library("cudnn") is not None
+    return runtime and cudnn
+
+
+def _jax_gpu_ready(paths) -> bool:
+    """Whether the JAX installed on `paths` has its CUDA plugin (`pip install jax[cuda12]` and later)."""
+    if importlib.machinery.PathFinder.find_spec("jax", paths) is None:
+        return False
+    return any(re.fullmatch(r"jax_cuda\d+_plugin", module.name) for module in pkgutil.iter_modules(paths))
+
+
+def gpu_backends(paths=None) -> tuple[str, ...]:
+    """The installed backends that can train on an NVIDIA GPU, found without importing them.
+
+    TensorFlow counts when it is a CUDA build (Linux wheels are) and its CUDA runtime and
+    cuDNN are found; without them it trains on the CPU even on a GPU machine. JAX counts
+    when its CUDA plugin is installed; plain `pip install jax` is CPU-only.
+
+    Args:
+        paths: Where to look for the packages (default `sys.path`, plus the system's
+            library path for CUDA).
+
+    Example:
+
+    >>> gpu_backends([])
+    ()
+    """
+    paths = sys.path if paths is None else list(paths)
+    ready = {"tensorflow": _tensorflow_gpu_ready(paths), "jax": _jax_gpu_ready(paths)}
+    return tuple(name for name in BACKENDS if ready[name])
+
+
+def choose_backend(runs, tasks=None, *, gpu: bool | None = None, gpu_ready=None) -> str:
     """Returns the backend `auto` picks for one run or a list of runs (a grid).
 
     Args:
         runs: A `RunConfig` or a list of them.
         tasks: Optional built tasks, one per run (built here otherwise).
         gpu: Whether the runs train on a GPU; None looks at this machine (`visible_gpus`).
+        gpu_ready: The backends that can use that GPU (default `gpu_backends()`; for a
+            Ray cluster's nodes, this machine's installation is taken as theirs).
 
     Returns:
-        On a GPU, "tensorflow" when a run has a layer cuDNN can run (`cudnn_eligible`).
-        Otherwise "jax" when JAX is installed and `estimate_seconds` of the runs is lower
-        on JAX than on TensorFlow, else "tensorflow".
+        On a GPU, among the backends that can use it: "tensorflow" when a run has a layer
+        cuDNN can run (`cudnn_eligible`; TensorFlow has cuDNN kernels for LSTM and GRU),
+        else "jax" (cuDNN for LSTM); the only one that can use the GPU, if one alone can.
+        Otherwise (and on a GPU neither backend can use) "jax" when JAX is installed and
+        `estimate_seconds` of the runs is lower on JAX than on TensorFlow, else "tensorflow".
     """
     runs = [runs] if not isinstance(runs, (list, tuple)) else list(runs)
-    if not runs or importlib.util.find_spec("jax") is None:
+    if not runs:
         return "tensorflow"
-    if (visible_gpus() > 0 if gpu is None else gpu) and any(cudnn_eligible(run) for run in runs):
+    if visible_gpus() > 0 if gpu is None else gpu:
+        ready = gpu_backends() if gpu_ready is None else tuple(gpu_ready)
+        if len(ready) == 1:
+            return ready[0]
+        if ready and any(cudnn_eligible(run) for run in runs):
+            return "tensorflow"
+    if importlib.util.find_spec("jax") is None:
         return "tensorflow"
     tasks = list(tasks) if tasks is not None else _tasks_of(runs)
     faster_on_jax = estimate_seconds(runs, "jax", tasks) < estimate_seconds(runs, "tensorflow", tasks)

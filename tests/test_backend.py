@@ -16,6 +16,7 @@ from rnnkit.backend import (
     choose_backend,
     cudnn_eligible,
     estimate_seconds,
+    gpu_backends,
     resolve_backend,
     run_work,
     share_compilations,
@@ -140,15 +141,57 @@ def test_on_a_gpu_auto_takes_the_cudnn_path_of_tensorflow(shared_datasets):
         return expand_grid({"tasks": [{"name": "timemachine_lm", "options": {"timesteps": 35}}], "cells": cells,
                             "model": {"units": 128, **model}, "train": {"epochs": 10, "batch_size": 64}})
 
-    # On a CPU these runs go to JAX (see above); on a GPU, TensorFlow's cuDNN LSTM and GRU.
+    both = ("tensorflow", "jax")
+    # On a CPU these runs go to JAX (see above); on a GPU both can use, TensorFlow's cuDNN LSTM and GRU.
     assert choose_backend(grid(["lstm", "gru"]), gpu=False) == "jax"
-    assert choose_backend(grid(["lstm", "gru"]), gpu=True) == "tensorflow"
-    assert choose_backend(grid(["gru"]), gpu=True) == "tensorflow"
+    assert choose_backend(grid(["lstm", "gru"]), gpu=True, gpu_ready=both) == "tensorflow"
+    assert choose_backend(grid(["gru"]), gpu=True, gpu_ready=both) == "tensorflow"
     # Layers cuDNN cannot run keep the CPU rule: SimpleRNN, a relu cell, recurrent dropout, unroll.
-    assert choose_backend(grid(["simple_rnn"]), gpu=True) == "jax"
+    assert choose_backend(grid(["simple_rnn"]), gpu=True, gpu_ready=both) == "jax"
+    # The only backend that can use the GPU gets every run; none that can: the CPU rule.
+    assert choose_backend(grid(["lstm"]), gpu=True, gpu_ready=("jax",)) == "jax"
+    assert choose_backend(grid(["simple_rnn"]), gpu=True, gpu_ready=("tensorflow",)) == "tensorflow"
+    assert choose_backend(grid(["lstm", "gru"]), gpu=True, gpu_ready=()) == "jax"
     for model in ({"activation": "relu"}, {"recurrent_dropout": 0.2}, {"unroll": True}):
         assert not any(cudnn_eligible(run) for run in grid(["lstm"], **model)), model
     assert not cudnn_eligible(grid(["gru"], reset_after=False)[0])
+
+
+def _package(root, name, files=None):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    for path, text in (files or {}).items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text)
+
+
+def _build_info(cuda: bool, version: str = "12.5.1") -> str:
+    return (f"build_info = collections.OrderedDict([('cuda_version', '{version}'), ('cudnn_version', '9'), "
+            f"('is_cuda_build', {cuda}), ('is_rocm_build', False)])\n")
+
+
+def test_gpu_backends_needs_cuda_libraries_for_tensorflow_and_the_plugin_for_jax(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    assert gpu_backends([str(site)]) == ()
+    _package(site, "tensorflow", {"python/platform/build_info.py": _build_info(cuda=True)})
+    _package(site, "jax")
+    assert gpu_backends([str(site)]) == ()  # a CUDA build without its libraries; JAX without its plugin
+    libraries = site / "nvidia"
+    (libraries / "cuda_runtime" / "lib").mkdir(parents=True)
+    (libraries / "cudnn" / "lib").mkdir(parents=True)
+    (libraries / "cuda_runtime" / "lib" / "libcudart.so.13").write_text("")
+    (libraries / "cudnn" / "lib" / "libcudnn.so.9").write_text("")
+    assert gpu_backends([str(site)]) == ()  # CUDA 13's runtime does not serve a build for CUDA 12
+    (libraries / "cuda_runtime" / "lib" / "libcudart.so.12").write_text("")
+    assert gpu_backends([str(site)]) == ("tensorflow",)
+    _package(site, "jax_cuda12_plugin")
+    assert gpu_backends([str(site)]) == ("tensorflow", "jax")
+    cpu_only = tmp_path / "cpu"
+    _package(cpu_only, "tensorflow", {"python/platform/build_info.py": _build_info(cuda=False)})
+    (cpu_only / "nvidia").symlink_to(libraries, target_is_directory=True)
+    assert gpu_backends([str(cpu_only)]) == ()
 
 
 def test_share_compilations_does_nothing_on_tensorflow():

@@ -53,8 +53,8 @@ def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
     parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch progress")
     parser.add_argument("--backend", choices=("auto", "tensorflow", "jax"), default=None,
                         help="Keras backend (default: KERAS_BACKEND if set, else auto: on a CPU "
-                        "TensorFlow for small runs, JAX for large ones; on a GPU TensorFlow for LSTM and GRU, "
-                        "whose cuDNN kernels it uses; recorded in each run's environment)")
+                        "TensorFlow for small runs, JAX for large ones; on a GPU a backend installed with GPU "
+                        "support, TensorFlow first for LSTM and GRU (cuDNN); recorded in each run's environment)")
 
 
 def apply_flags(grid: dict, args) -> dict:
@@ -221,7 +221,7 @@ def run(args) -> int:
     grid = load_grid(build_grid(args))
     out_dir = args.out or default_out_dir("compare")
     requested = getattr(args, "backend_requested", None) or args.backend
-    chosen = f"Keras backend {requested}{' (chosen by the size of the runs; on a GPU, cuDNN first)' if requested == 'auto' else ''}"
+    chosen = f"Keras backend {requested}{' (chosen by the size of the runs; on a GPU, by which backend can use it)' if requested == 'auto' else ''}"
     if args.ray is not None:
         how = f"{f'Ray at {args.ray}' if args.ray != 'local' else 'a local Ray'}, {chosen}"
     elif args.in_process:
