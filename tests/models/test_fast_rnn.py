@@ -1,6 +1,6 @@
 """rnnkit's SimpleRNN, LSTM and GRU layers are Keras's: same weights, outputs, states, gradients.
 
-On JAX on a CPU they run a hand-written backward pass (`rnnkit.models.fast_rnn`); Keras's
+On JAX they run a hand-written backward pass (`rnnkit.models.fast_rnn`); Keras's
 own `keras.layers.SimpleRNN`, `LSTM` and `GRU`, whose backward pass JAX derives, are the independent
 reference, plus a finite-difference check of two weights. Under TensorFlow the layer is Keras's code
 path, and the same comparisons hold trivially. Marked `jax`, so CI runs them under both.
