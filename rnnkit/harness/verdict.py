@@ -228,7 +228,7 @@ def instance_verdict(results: pd.DataFrame, summary: pd.DataFrame, select=()) ->
             "is_best": row["config_id"] == best["config_id"],
         })
     frame = pd.DataFrame(rows)
-    frame["verdict"] = [_sentence(row, frame.iloc[0]) for _, row in frame.iterrows()]
+    frame["verdict"] = [_sentence(row, frame) for _, row in frame.iterrows()]
     return frame
 
 
@@ -237,9 +237,19 @@ def _distinct(row) -> bool:
     return np.isfinite(row["diff_low"]) and (row["diff_low"] > 0 or row["diff_high"] < 0)
 
 
-def _sentence(row, best) -> str:
+def _sentence(row, frame) -> str:
+    """The verdict of one configuration against the best mean (the frame's first row)."""
+    best = frame.iloc[0]
     if row["is_best"]:
-        return "best mean"
+        others = frame.iloc[1:]
+        if others.empty:
+            return "best mean (the only configuration)"
+        if row["n"] < 2:
+            return "best mean, but one seed gives no interval: not a winner"
+        tied = [other["label"] for _, other in others.iterrows() if other["n"] < 2 or not _distinct(other)]
+        if tied:
+            return f"best mean, but not a winner: not distinguishable from {', '.join(tied)}"
+        return "best: every other configuration is worse beyond the 95% interval"
     if row["n"] < 2 or best["n"] < 2:
         return f"not distinguishable from {best['label']}: one seed gives no interval"
     if _distinct(row):

@@ -363,8 +363,53 @@ def plot_curves_over_seeds(histories: dict, metric: str = "loss", baseline=None)
                 axes.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=color,
                                   alpha=0.12 if part == "train" else 0.2, linewidth=0)
     _baseline_line(axes, baseline)
-    axes.legend(fontsize="x-small")
+    _legend_below(figure, axes)
     return figure
+
+
+def _legend_below(figure: Figure, axes) -> None:
+    """A legend under the axes, so no curve is hidden behind it: one colour per
+    configuration, then the line styles (train solid, validation dashed) and the baseline.
+    The figure grows by the legend's rows."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = [], []
+    for line in axes.lines:
+        label = line.get_label()
+        if label.startswith("baseline:"):
+            continue
+        name = label.replace(" train (", " (").replace(" validation (", " (")
+        if name not in labels:
+            handles.append(Line2D([], [], color=line.get_color(), linewidth=2))
+            labels.append(name)
+    keys, key_labels = [], []
+    styles = {line.get_linestyle() for line in axes.lines if not line.get_label().startswith("baseline:")}
+    for style, name in (("-", "train"), ("--", "validation")):
+        if style in styles:
+            keys.append(Line2D([], [], color="black", linestyle=style))
+            key_labels.append(name)
+    for line in axes.lines:
+        if line.get_label().startswith("baseline:"):
+            keys.append(line)
+            key_labels.append(line.get_label())
+    if len(handles) == 1:  # one row
+        columns, rows = 1 + len(keys), 1
+    else:  # configurations in the first column, the key in the second
+        columns, rows = 2, max(len(handles), len(keys))
+        blank = Line2D([], [], linestyle="none")
+        handles += [blank] * (rows - len(handles))
+        labels += [""] * (rows - len(labels))
+        keys += [blank] * (rows - len(keys))
+        key_labels += [""] * (rows - len(key_labels))
+    handles, labels = handles + keys, labels + key_labels
+    extra = 0.17 * rows + 0.1  # inches: x-small text rows and a margin
+    height = figure.get_figheight() + extra
+    figure.set_figheight(height)
+    figure.legend(handles, labels, loc="lower center", ncol=columns, fontsize="x-small", frameon=False,
+                  borderaxespad=0.2)
+    # The axes are laid out above the legend's strip (a rect costs tight layout a second
+    # measuring pass, paid by this figure only).
+    figure.set_layout_engine(TightLayoutEngine(pad=_PAD, rect=(0, extra / height, 1, 1)))
 
 
 def plot_metric_over_seeds(values: dict, metric: str, baseline=None, intervals: dict | None = None) -> Figure:

@@ -152,6 +152,7 @@ def test_a_real_difference_names_a_winner():
     assert list(verdict["label"]) == ["gru", "simple_rnn"]
     assert verdict["seeds_won"].iloc[1] == "0/3"
     assert verdict["verdict"].iloc[1].startswith("worse than gru")
+    assert verdict["verdict"].iloc[0] == "best: every other configuration is worse beyond the 95% interval"
     assert headline(verdict, "adding")[-1].startswith("adding: gru is best on test mse")
 
 
@@ -161,11 +162,14 @@ def test_overlapping_intervals_name_no_winner():
     line = headline(verdict, "adding")[-1]
     assert line == "adding: gru and lstm are not distinguishable on test mse at 3 seeds; no winner is named."
     assert "winner" not in verdict["verdict"].iloc[1]
+    # The best mean's own line must not read as a win either.
+    assert verdict["verdict"].iloc[0] == "best mean, but not a winner: not distinguishable from lstm"
 
 
 def test_one_seed_names_no_winner_and_untrained_models_are_called_out_first():
     values = {"gru": [0.1], "mlp": [0.99]}
     verdict = instance_verdict(results_rows(values), summary_rows(values))
+    assert verdict["verdict"].iloc[0] == "best mean, but one seed gives no interval: not a winner"
     lines = headline(verdict, "adding")
     assert lines[0] == "adding: did not learn (not better than the mean baseline beyond the seeds' noise): mlp."
     assert "with one seed no uncertainty can be given" in lines[-1]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from rnnkit.report.plots import (
     plot_curves_over_seeds,
@@ -31,6 +32,20 @@ def test_curves_over_seeds_are_the_mean_with_a_band_spanning_the_seeds():
     np.testing.assert_allclose(train.get_ydata(), [2.0, 1.0])  # mean of (1, 3) and (0.5, 1.5)
     assert len(axes.collections) == 2  # one band for training, one for validation
     assert any(line.get_label().startswith("baseline: unigram") for line in axes.lines)
+
+
+def test_the_curves_legend_sits_below_the_axes_and_names_each_configuration_once():
+    frames = [pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.3, 0.2, 0.1], "val_loss": [0.3, 0.25, 0.2]})]
+    labels = ["gru u16 L1", "lstm u16 L1", "mlp u16 L1", "simple_rnn u16 L1"]
+    figure = plot_curves_over_seeds({label: frames for label in labels}, "loss", ("mean", 0.167))
+    FigureCanvasAgg(figure).draw()  # as the report renders it
+    axes = figure.axes[0]
+    legend = figure.legends[0]
+    names = [text.get_text() for text in legend.get_texts() if text.get_text()]
+    assert names == [f"{label} (n=1)" for label in labels] + ["train", "validation", "baseline: mean (0.167)"]
+    # Entirely below the plotting area (pixels grow upwards) and inside the figure: no curve is covered.
+    below, inside = legend.get_window_extent(), axes.get_window_extent()
+    assert below.y1 < inside.y0 and below.y0 >= 0
 
 
 def test_independent_sequences_get_one_panel_each():
