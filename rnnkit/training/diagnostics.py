@@ -288,10 +288,13 @@ def probe_gradients(model, *, loss=None, layer_name: str | None = None, compile:
         norm, flow = function(*values)
         return float(norm), (np.asarray(flow, dtype="float64") if layer is not None else None)
 
-    def prepare(x, y, sample_weight=None) -> None:
-        """Starts compiling the pass for this batch's shapes in the background (JAX; else nothing)."""
+    def prepare(x, y, sample_weight=None, calls=None) -> None:
+        """Starts compiling the pass for this batch's shapes in the background (JAX; else nothing).
+
+        `calls`, the number of passes expected, lets a pass run only a few times compile
+        quickly (`rnnkit.training.gradients.FEW_CALLS`)."""
         if compile and not ahead:
-            handle = compile_ahead(run, arguments(x, y, sample_weight, None))
+            handle = compile_ahead(run, arguments(x, y, sample_weight, None), calls=calls)
             if handle is not None:
                 ahead.append(handle)
 
@@ -464,6 +467,10 @@ def _fixed_batch(model):
     return shape[0]
 
 
+# Tokens of text a language model's run generates for its samples (one forward pass each).
+GENERATED_TOKENS = 40
+
+
 def sample_outputs(
     model, task, split, extras: dict, num_samples: int = 5, seed: int = 0, batch_size: int = 2,
 ) -> list[dict]:
@@ -500,7 +507,7 @@ def sample_outputs(
         # Both texts in one forward pass per token, at the shape of the held-out predictions
         # (`batch_size` rows, the task's time steps), whose compiled step it reuses.
         temperatures = (None, 0.8)
-        texts = generate_texts(model, task.vocab, prefix, 40, temperatures, seed=seed,
+        texts = generate_texts(model, task.vocab, prefix, GENERATED_TOKENS, temperatures, seed=seed,
                                batch_rows=batch_size if _fixed_batch(model) is None else None,
                                window=task.input_spec.timesteps or None)
         for temperature, text in zip(temperatures, texts):

@@ -38,6 +38,7 @@ from rnnkit.errors import TrainingError
 from rnnkit.training import callbacks as rk_callbacks
 from rnnkit.training.baselines import task_baselines
 from rnnkit.training.diagnostics import (
+    GENERATED_TOKENS,
     probe_batch,
     probe_gradients,
     recurrent_layers,
@@ -301,8 +302,11 @@ def train(
     initial_weights = None
     if gradient_flow and has_recurrent:
         initial_weights = [np.array(weight) for weight in model.trainable_weights]
-    measure.prepare(probe.x, probe.y, probe.sample_weight)
-    prepare_prediction(model, test_split.x, batch_size)  # Likewise the prediction step.
+    # One pass per epoch's weights, the flow before and after training.
+    measure.prepare(probe.x, probe.y, probe.sample_weight, calls=config.epochs + 2)
+    # Likewise the prediction step, which a language model's generated samples use too.
+    generating = GENERATED_TOKENS if task_kind(task) == "language_model" else 0
+    prepare_prediction(model, test_split.x, batch_size, extra_calls=generating)
 
     started = time.perf_counter()
     keras_history = model.fit(

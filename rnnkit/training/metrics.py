@@ -280,12 +280,15 @@ def _padded_rows(x, size: int):
 _PREDICTION_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def prepare_prediction(model, x, batch_size: int) -> None:
+def prepare_prediction(model, x, batch_size: int, extra_calls: int = 0) -> None:
     """On JAX, starts compiling `model`'s inference pass for the first batch of `x` in the background.
 
     `train` calls it before `fit`, so that XLA compiles the prediction step (for the
     held-out metrics and the generated samples) while the model trains, instead of after.
     The batch is shaped as `predict_in_order` will shape it (padded to `batch_size` rows).
+    `extra_calls` counts the passes expected at that shape besides one per batch of `x`
+    (a language model's generated text): few passes in all compile quickly
+    (`rnnkit.training.gradients.FEW_CALLS`).
     Nothing happens on TensorFlow, for a stateful model (whose state runs on from call to
     call, which Keras's own prediction keeps), or for an empty `x`.
     """
@@ -306,7 +309,7 @@ def prepare_prediction(model, x, batch_size: int) -> None:
     batch = rows if _num_rows(rows) == batch_size else _padded_rows(rows, batch_size)
     values = [_current_values(model.trainable_variables), _current_values(model.non_trainable_variables),
               _structured(model, batch)]
-    handle = compile_ahead(compiled(infer), values)
+    handle = compile_ahead(compiled(infer), values, calls=-(-total // batch_size) + extra_calls)
     if handle is not None:
         _PREDICTION_AHEAD[model] = handle
 

@@ -94,12 +94,13 @@ def test_probe_gradients_gives_norm_and_flow_in_one_pass(compile):
     assert measure(x, y)[0] == pytest.approx(expected, rel=1e-5)
 
 
-def test_a_pass_compiled_ahead_gives_the_same_numbers_and_measures_at_given_weights():
+@pytest.mark.parametrize("calls", [None, 4])  # optimised, and quickly compiled for a few calls
+def test_a_pass_compiled_ahead_gives_the_same_numbers_and_measures_at_given_weights(calls):
     timesteps, weight = 6, 0.5
     model = linear_rnn(weight, timesteps)
     measure = probe_gradients(model, loss="mse", compile=True)
     x, y = np.ones((1, timesteps, 1), "float32"), np.zeros((1, 1), "float32")
-    measure.prepare(x, y)  # On JAX: compiling in a background thread from here.
+    measure.prepare(x, y, calls=calls)  # On JAX: compiling in a background thread from here.
     y_hat = sum(weight ** k for k in range(timesteps))
     d_w = sum(k * weight ** (k - 1) for k in range(1, timesteps))
     norm, flow = measure(x, y)
@@ -220,3 +221,22 @@ def test_spectral_radius_recorder_keeps_each_epochs_kernel():
         recorder.on_epoch_end(epoch)
     assert recorder.values == pytest.approx([0.8, 0.5])
     assert recorder.values == pytest.approx([0.8, 0.5])  # read twice, computed once
+
+
+def test_a_step_run_a_few_times_compiles_without_optimisations_and_computes_the_same():
+    from rnnkit.training.gradients import FEW_CALLS, QUICK_COMPILE_OPTIONS, compile_ahead, compiled
+
+    def f(a, b):
+        return keras.ops.tanh(keras.ops.matmul(a, b)).sum(axis=0)
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(16, 8)).astype("float32"), rng.normal(size=(8, 4)).astype("float32")
+    expected = np.tanh(a.astype("float64") @ b.astype("float64")).sum(axis=0)
+    handles = {calls: compile_ahead(compiled(f), [a, b], calls=calls) for calls in (None, FEW_CALLS, FEW_CALLS + 1)}
+    if keras.backend.backend() != "jax":
+        assert set(handles.values()) == {None}  # TensorFlow traces in Python; nothing to start
+        return
+    assert handles[FEW_CALLS].compiler_options == QUICK_COMPILE_OPTIONS
+    assert handles[None].compiler_options == handles[FEW_CALLS + 1].compiler_options == {}
+    for handle in handles.values():
+        np.testing.assert_allclose(np.asarray(handle(a, b)), expected, rtol=1e-5)
