@@ -8,10 +8,10 @@ before anything imports Keras, with `resolve_backend`, and `use_backend` sets it
 Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 `benchmarks/bench_backends.py` and the README's speed section):
 
-- JAX compiles each new model with XLA, a fixed cost per run (about 3.5 s more than
-  TensorFlow's tracing for the quick grid's models, about 17 s more for an LSTM of 128
-  units on the char LM), so one small run is faster on TensorFlow.
-- Once compiled, a JAX training step is 1.3-2.8x faster on the char LM and about 6x
+- JAX compiles each new model with XLA, a fixed cost per run that depends on the task:
+  about 0.55 s more than TensorFlow's tracing for the adding task's models, 5.7-7 s more
+  for a character language model. But importing TensorFlow takes about 1.9 s longer.
+- Once compiled, a JAX training step is 1.1-1.4x faster on the char LM and about 5x
   faster on the quick grid's small models, where TensorFlow's cost per cell step
   (dispatching each step of the recurrent loop) outweighs the arithmetic.
 - With `share_compilations` (called by `train`), the next seed of a configuration
@@ -30,18 +30,23 @@ there, and at 0.94-1.15x of PyTorch's cuDNN. TensorFlow was not measured on the 
 lent machine had no TensorFlow), so the preference for its cuDNN path comes from Keras's
 source.
 
-On a CPU `auto` compares `estimate_seconds` of the runs on each backend: multiply-adds
-(`run_work`) and sequential cell steps (`cell_steps`) at each backend's measured rate,
-plus a fixed cost per run, and on JAX a compile cost per new architecture. The quick grid
-(2 seeds, 8 epochs of 85 batches of 30 steps) and the full grid go to JAX; one small run
-and the char LM at 128 units below 4 epochs stay on TensorFlow.
+On a CPU `auto` compares `estimate_seconds` of the runs on each backend: importing the
+backend, multiply-adds (`run_work`) and sequential cell steps (`cell_steps`) at each
+backend's measured rate, plus a fixed cost per run, and on JAX a compile cost per new
+architecture. Small runs, the quick grid and the full grid go to JAX; a single run of a
+task that is slow to compile on JAX and trains for few epochs (the char LM at 128 units
+below about 10 epochs, one copy-task run) stays on TensorFlow.
 
 Example:
 
 >>> from rnnkit.harness.grid import expand_grid
->>> quick = expand_grid({"tasks": [{"name": "adding", "options": {"timesteps": 10, "num_samples": 400}}],
+>>> small = expand_grid({"tasks": [{"name": "adding", "options": {"timesteps": 10, "num_samples": 400}}],
 ...                      "cells": ["lstm"], "model": {"units": 8}, "train": {"epochs": 2}})
->>> choose_backend(quick)
+>>> choose_backend(small, gpu=False)
+'jax'
+>>> copying = expand_grid({"tasks": [{"name": "copy"}], "cells": ["lstm"], "model": {"units": 32},
+...                        "train": {"epochs": 2}})
+>>> choose_backend(copying, gpu=False)
 'tensorflow'
 """
 
@@ -68,23 +73,32 @@ JAX_FROM_WORK = 1.5e11
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 # The cost model `auto` compares, per backend (seconds, measured on the 2-core CPU machine
-# this project is developed on, see the README's speed section):
+# this project is developed on, quiet, on 2026-11-26 with JAX 0.10 and TensorFlow 2.21;
+# see the README's speed section):
+# - importing the backend with Keras and rnnkit, once per process: 4.3 s for TensorFlow,
+#   2.4 s for JAX;
 # - multiply-adds per second of training, as `run_work` counts them: char LM, LSTM 128,
-#   3.85e10 per epoch in 6.6 s on TensorFlow and 2.7 s on JAX;
-# - seconds per sequential cell step (batches of train and validation x time steps),
-#   the dispatch cost that dominates small models: the quick grid's LSTM 16 (85 batches
-#   x 30 steps per epoch) spends 0.30 s per epoch on TensorFlow against 0.05 s on JAX;
-# - fixed seconds per run (tracing, compiling the probe and predict steps): about 1.5 s
-#   on TensorFlow for the quick grid's models; JAX compiles about 3.5 s more per new
-#   architecture there, growing with the model (17 s more for the LSTM 128 char LM), and
-#   a run of an architecture already compiled in the process (the next seed, with
-#   `share_compilations`) costs about 0.7 s.
-_MULTIPLY_ADDS_PER_SECOND = {"tensorflow": 5.8e9, "jax": 1.4e10}
-_SECONDS_PER_CELL_STEP = {"tensorflow": 1.2e-4, "jax": 2.0e-5}
-_FIXED_SECONDS = 1.5
-_JAX_EXTRA_COMPILE_SECONDS = 3.5
-_JAX_EXTRA_COMPILE_PER_WEIGHT = 1.4e-4
-_JAX_REPEAT_SECONDS = 0.7
+#   3.85e10 per epoch in 1.55 s on TensorFlow and 1.12 s on JAX, less the cell steps below;
+# - seconds per sequential cell step (batches of train and validation x time steps), the
+#   dispatch cost that dominates small models: the quick grid's LSTM 16 (81 batches x 30
+#   steps per epoch) spends 0.27 s per epoch on TensorFlow against 0.05 s on JAX;
+# - fixed seconds per run, besides the epochs (tracing or compiling the training,
+#   validation, probe and prediction steps; held-out metrics; samples). It depends on the
+#   task more than on the model: token input and outputs at every step (a language
+#   model, copying) cost more to compile. Measured first runs, TensorFlow / JAX, and a
+#   further seed on JAX: adding 1.3 / 1.85 / 0.2; pydoc_topics (tokens in, one class out)
+#   1.5-1.8 / 3.5 / 0.55; copy (20 steps of classes) 1.5-2.4 / 5.4 / 0.8; builtin_lm
+#   1.9-2.4 / 10.4 / 1.4; the Time Machine LM (35 steps x 47 classes) with an LSTM 32
+#   2.8 / 10.0 / 1.5, with an LSTM 128 3.6 / 9.3 / 2.2. The terms below fit these.
+_IMPORT_SECONDS = {"tensorflow": 4.3, "jax": 2.4}
+_MULTIPLY_ADDS_PER_SECOND = {"tensorflow": 3.1e10, "jax": 3.6e10}
+_SECONDS_PER_CELL_STEP = {"tensorflow": 1.1e-4, "jax": 2.0e-5}
+# Fixed seconds = base + token input + per output per sample (outputs at every step) + per weight.
+_FIXED = {"base": 1.3, "tokens": 0.4, "per_output": 6e-4, "per_weight": 8e-6}
+# JAX, a new architecture: the fixed seconds plus this much more compiling.
+_JAX_EXTRA = {"base": 0.55, "tokens": 1.3, "per_step_outputs": 1.7, "per_output": 2e-3, "per_weight": 0.0}
+# JAX, an architecture already compiled in the process (loaded from the cache): instead of the fixed seconds.
+_JAX_REPEAT = {"base": 0.2, "tokens": 0.35, "per_output": 4e-4, "per_weight": 8e-6}
 
 
 def _build_task(run):
@@ -153,11 +167,12 @@ def _architecture(run) -> str:
 def estimate_seconds(runs, backend: str, tasks=None) -> float:
     """Returns the estimated seconds of training `runs` one after another on `backend`.
 
-    Per run: the fixed cost, the multiply-adds (`run_work`) at the backend's measured
-    rate, and the sequential cell steps (`cell_steps`) at its measured dispatch cost. On
-    JAX each new architecture adds its compile time (more than TensorFlow's tracing,
-    growing with the recurrent weights); a run of an architecture already compiled (the
-    next seed of a configuration) costs a small fixed amount instead.
+    Importing the backend once, then per run: the fixed cost (growing with the recurrent
+    weights), the multiply-adds (`run_work`) at the backend's measured rate, and the
+    sequential cell steps (`cell_steps`) at its measured dispatch cost. On JAX each new
+    architecture adds its compile time (more than TensorFlow's tracing, also growing with
+    the weights); a run of an architecture already compiled (the next seed of a
+    configuration) costs less than the fixed cost instead.
 
     Args:
         runs: A list of `RunConfig`.
@@ -170,19 +185,26 @@ def estimate_seconds(runs, backend: str, tasks=None) -> float:
     backend = check_choice("backend", backend, BACKENDS)
     runs = list(runs)
     tasks = list(tasks) if tasks is not None else _tasks_of(runs)
-    total, compiled = 0.0, set()
+    total, compiled = (_IMPORT_SECONDS[backend] if runs else 0.0), set()
     for run, task in zip(runs, tasks):
         total += run_work(run, task) / _MULTIPLY_ADDS_PER_SECOND[backend]
         total += cell_steps(run, task) * _SECONDS_PER_CELL_STEP[backend]
-        if backend == "tensorflow":
-            total += _FIXED_SECONDS
-        elif _architecture(run) in compiled:
-            total += _JAX_REPEAT_SECONDS
-        else:
+        if backend == "jax" and _architecture(run) in compiled:
+            total += _fixed_cost(_JAX_REPEAT, run, task)
+            continue
+        total += _fixed_cost(_FIXED, run, task)
+        if backend == "jax":
             compiled.add(_architecture(run))
-            total += _FIXED_SECONDS + _JAX_EXTRA_COMPILE_SECONDS
-            total += _JAX_EXTRA_COMPILE_PER_WEIGHT * _recurrent_weights(run, task)
+            total += _fixed_cost(_JAX_EXTRA, run, task)
     return total
+
+
+def _fixed_cost(terms: dict, run, task) -> float:
+    """One of the fixed costs above for `run` on `task`."""
+    outputs = task.output_spec.dim * (task.output_spec.timesteps or 0)  # outputs at every step
+    return (terms["base"] + terms["tokens"] * task.input_spec.is_tokens
+            + terms.get("per_step_outputs", 0.0) * (outputs > 0) + terms["per_output"] * outputs
+            + terms["per_weight"] * _recurrent_weights(run, task))
 
 
 def _tasks_of(runs) -> list:

@@ -53,7 +53,7 @@ def add_grid_flags(parser: argparse.ArgumentParser, *, many: bool) -> None:
     parser.add_argument("--verbose", action="store_true", help="show Keras's per-epoch progress")
     parser.add_argument("--backend", choices=("auto", "tensorflow", "jax"), default=None,
                         help="Keras backend (default: KERAS_BACKEND if set, else auto: on a CPU "
-                        "TensorFlow for small runs, JAX for large ones; on a GPU a backend installed with GPU "
+                        "by a measured cost model, JAX for most grids; on a GPU a backend installed with GPU "
                         "support, TensorFlow first for LSTM and GRU (cuDNN); recorded in each run's environment)")
 
 
