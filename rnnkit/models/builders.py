@@ -15,7 +15,9 @@ Layer names (look layers up by these, never by position):
   seq2seq: `encoder_rnn_1`, ... and `decoder_rnn_1`, ... (the decoder is never
   bidirectional: at training time it would see the tokens it must predict).
 - Output head: `head`, a `Dense` (linear for regression, softmax for classification),
-  wrapped in `TimeDistributed` when the output is a sequence.
+  wrapped in `TimeDistributed` when the output is a sequence (rnnkit's subclass of
+  Keras's wrapper, `rnnkit.models.layers.TimeDistributed`, which applies the Dense to all
+  steps in one product).
 - one_to_one: `flatten` (sequence input), hidden `dense_1`, ... with `dropout_1`, ...
   when `spec.dropout > 0`; a sequence output is `head` (Dense of timesteps * dim),
   `head_reshape` and, for classification, `head_softmax`.
@@ -52,7 +54,7 @@ from rnnkit.config import ModelSpec
 from rnnkit.data.tasks import InputSpec, OutputSpec
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import get_cell, make_recurrent_layer
-from rnnkit.models.layers import OneHot, ReverseTime, StepZeros
+from rnnkit.models.layers import OneHot, ReverseTime, StepZeros, TimeDistributed
 
 # Merge layers that combine the forward and backward state of a bidirectional encoder,
 # matching what `Bidirectional(merge_mode=...)` does to the outputs.
@@ -226,7 +228,7 @@ def _head(output_spec: OutputSpec, features, sequence: bool):
     activation = "softmax" if output_spec.kind == "classification" else None
     if sequence:
         dense = keras.layers.Dense(output_spec.dim, activation=activation, name="head_dense")
-        return keras.layers.TimeDistributed(dense, name="head")(features)
+        return TimeDistributed(dense, name="head")(features)
     return keras.layers.Dense(output_spec.dim, activation=activation, name="head")(features)
 
 

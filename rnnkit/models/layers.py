@@ -2,8 +2,9 @@
 
 `OneHot` encodes token ids when a model has no `Embedding`, `StepZeros` gives a decoder
 that takes its context only as initial state something to read at every step, and
-`ReverseTime` flips a backwards-read sequence back in order. They are registered with
-Keras so that saved models load again once rnnkit is imported.
+`ReverseTime` flips a backwards-read sequence back in order; `TimeDistributed` is Keras's
+wrapper of that name, with a faster path for the `Dense` output head of sequence models.
+They are registered with Keras so that saved models load again once rnnkit is imported.
 
 Example:
 
@@ -80,3 +81,30 @@ class ReverseTime(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class TimeDistributed(keras.layers.TimeDistributed):
+    """`keras.layers.TimeDistributed`, applying a wrapped `Dense` to all time steps at once.
+
+    Keras's wrapper calls its layer once per time step and stacks the results: for the
+    output head of a 35-step language model, 35 small matrix products forward and twice as
+    many backward. A `Dense` layer acts on the last axis only, so one product over
+    `(batch, time, units)` gives the same numbers. On the char LM (2 CPU cores, JAX) this
+    made a training step 1.2-1.4x faster at 32-128 units (`benchmarks/bench_backends.py`).
+    Any other wrapped layer runs Keras's step-by-step path. The weights, the parameter count
+    and the outputs are Keras's.
+
+    >>> import numpy as np
+    >>> head = TimeDistributed(keras.layers.Dense(2, activation="softmax"))
+    >>> x = np.random.default_rng(0).normal(size=(3, 4, 5)).astype("float32")
+    >>> reference = keras.layers.TimeDistributed(head.layer)(x)  # same Dense, same weights
+    >>> bool(np.allclose(head(x), reference, atol=1e-6)), head.count_params() == 5 * 2 + 2
+    (True, True)
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if type(self.layer) is keras.layers.Dense:
+            # A mask needs no handling: Dense takes none, and the wrapper passes it on.
+            return self.layer.call(inputs)
+        return super().call(inputs, training=training, mask=mask)
