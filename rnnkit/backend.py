@@ -8,12 +8,12 @@ before anything imports Keras, with `resolve_backend`, and `use_backend` sets it
 Neither backend is the fastest everywhere on a CPU (measured on 2 cores, see
 `benchmarks/bench_backends.py` and the README's speed section):
 
-- JAX compiles each new model with XLA, a fixed cost per run that depends on the task:
-  about 0.55 s more than TensorFlow's tracing for the adding task's models, 5.7-7 s more
-  for a character language model. But importing TensorFlow takes about 1.9 s longer.
-- Once compiled, a JAX training epoch is 1.4-2.6x faster on the char LM (LSTM 128, 32) and about 5x
-  faster on the quick grid's small models, where TensorFlow's cost per cell step
-  (dispatching each step of the recurrent loop) outweighs the arithmetic.
+- JAX compiles each new model with XLA: about 1-1.7 s more per new architecture than
+  TensorFlow's tracing (the adding task's models, the char LM). But importing TensorFlow
+  takes about 1.4 s longer.
+- Once compiled, a JAX training epoch is 2.2-3.5x faster on the char LM (LSTM 128, 32)
+  and about 6x faster on the adding task's small models, where TensorFlow's cost per
+  cell step (dispatching each step of the recurrent loop) outweighs the arithmetic.
 - With `share_compilations` (called by `train`), the next seed of a configuration
   loads the compiled steps instead of compiling them again.
 
@@ -33,9 +33,9 @@ source.
 On a CPU `auto` compares `estimate_seconds` of the runs on each backend: importing the
 backend, multiply-adds (`run_work`) and sequential cell steps (`cell_steps`) at each
 backend's measured rate, plus a fixed cost per run, and on JAX a compile cost per new
-architecture. Small runs, the quick grid and the full grid go to JAX; a single run of a
-task that is slow to compile on JAX and trains for few epochs (the char LM at 128 units
-below about 10 epochs, one copy-task run) stays on TensorFlow.
+architecture. Single runs, the quick grid and the full grid go to JAX; a sweep of many
+different architectures trained for an epoch or two each (where compiling each costs more
+than the faster epochs win back) goes to TensorFlow.
 
 Example:
 
@@ -44,9 +44,9 @@ Example:
 ...                      "cells": ["lstm"], "model": {"units": 8}, "train": {"epochs": 2}})
 >>> choose_backend(small, gpu=False)
 'jax'
->>> copying = expand_grid({"tasks": [{"name": "copy"}], "cells": ["lstm"], "model": {"units": 32},
-...                        "train": {"epochs": 2}})
->>> choose_backend(copying, gpu=False)
+>>> sweep = expand_grid({"tasks": [{"name": "adding"}], "cells": ["lstm"],
+...                      "model": {"units": [4, 8, 12, 16, 20, 24]}, "train": {"epochs": 1}})
+>>> choose_backend(sweep, gpu=False)  # six new architectures, one short epoch each
 'tensorflow'
 """
 
@@ -73,32 +73,34 @@ JAX_FROM_WORK = 1.5e11
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 # The cost model `auto` compares, per backend (seconds, measured on the 2-core CPU machine
-# this project is developed on, quiet, on 2026-11-26 with JAX 0.10 and TensorFlow 2.21;
+# this project is developed on, quiet, on 2026-11-27 with JAX 0.10 and TensorFlow 2.21;
 # see the README's speed section):
-# - importing the backend with Keras and rnnkit, once per process: 4.3 s for TensorFlow,
-#   2.4 s for JAX;
-# - multiply-adds per second of training, as `run_work` counts them: char LM, LSTM 128,
-#   3.85e10 per epoch in 1.55 s on TensorFlow and 1.12 s on JAX, less the cell steps below;
-# - seconds per sequential cell step (batches of train and validation x time steps), the
-#   dispatch cost that dominates small models: the quick grid's LSTM 16 (81 batches x 30
-#   steps per epoch) spends 0.27 s per epoch on TensorFlow against 0.05 s on JAX;
+# - importing the backend with Keras and rnnkit, once per process: 2.9 s for TensorFlow,
+#   1.5 s for JAX;
+# - multiply-adds per second of training, as `run_work` counts them, and seconds per
+#   sequential cell step (batches of train and validation x time steps, the dispatch cost
+#   that dominates small models): fitted to the steady epochs of six runs (adding, copy,
+#   pydoc_topics and builtin_lm with an LSTM 16, the Time Machine LM with an LSTM 32 and
+#   128, batch 32), e.g. the LM at 128 units: 3.85e10 multiply-adds and 5056 cell steps
+#   per epoch, in 1.13 s on TensorFlow and 0.51 s on JAX;
 # - fixed seconds per run, besides the epochs (tracing or compiling the training,
-#   validation, probe and prediction steps; held-out metrics; samples). It depends on the
-#   task more than on the model: token input and outputs at every step (a language
-#   model, copying) cost more to compile. Measured first runs, TensorFlow / JAX, and a
-#   further seed on JAX: adding 1.3 / 1.85 / 0.2; pydoc_topics (tokens in, one class out)
-#   1.5-1.8 / 3.5 / 0.55; copy (20 steps of classes) 1.5-2.4 / 5.4 / 0.8; builtin_lm
-#   1.9-2.4 / 10.4 / 1.4; the Time Machine LM (35 steps x 47 classes) with an LSTM 32
-#   2.8 / 10.0 / 1.5, with an LSTM 128 3.6 / 9.3 / 2.2. The terms below fit these.
-_IMPORT_SECONDS = {"tensorflow": 4.3, "jax": 2.4}
-_MULTIPLY_ADDS_PER_SECOND = {"tensorflow": 3.1e10, "jax": 3.6e10}
-_SECONDS_PER_CELL_STEP = {"tensorflow": 1.1e-4, "jax": 2.0e-5}
+#   validation, probe and prediction steps; held-out metrics; samples), the same six runs:
+#   TensorFlow / JAX first run / JAX next seed: adding 1.1 / 2.15 / 0.19; pydoc_topics
+#   (tokens in, one class out) 1.0-1.3 / 2.8 / 0.37; copy (20 steps of classes) 1.0-1.3 /
+#   2.3 / 0.24; builtin_lm 1.2-1.5 / 3.0 / 0.59; the Time Machine LM with an LSTM 32
+#   1.2-1.7 / 2.9 / 0.32, with an LSTM 128 1.6-1.8 / 2.9 / 0.48. JAX's compiling costs
+#   about 1-1.7 s more per new architecture than TensorFlow's tracing. (Before the output
+#   head applied its Dense to all steps at once, a language model's head was 35 small
+#   products to compile, and JAX's first run of the char LM cost 9-10 s.)
+_IMPORT_SECONDS = {"tensorflow": 2.9, "jax": 1.5}
+_MULTIPLY_ADDS_PER_SECOND = {"tensorflow": 5.7e10, "jax": 9.2e10}
+_SECONDS_PER_CELL_STEP = {"tensorflow": 9.1e-5, "jax": 1.55e-5}
 # Fixed seconds = base + token input + per output per sample (outputs at every step) + per weight.
-_FIXED = {"base": 1.3, "tokens": 0.4, "per_output": 6e-4, "per_weight": 8e-6}
+_FIXED = {"base": 1.1, "tokens": 0.15, "per_output": 1e-4, "per_weight": 2e-6}
 # JAX, a new architecture: the fixed seconds plus this much more compiling.
-_JAX_EXTRA = {"base": 0.55, "tokens": 1.3, "per_step_outputs": 1.7, "per_output": 2e-3, "per_weight": 0.0}
+_JAX_EXTRA = {"base": 0.8, "tokens": 0.3, "per_output": 1e-4, "per_weight": 0.0}
 # JAX, an architecture already compiled in the process (loaded from the cache): instead of the fixed seconds.
-_JAX_REPEAT = {"base": 0.2, "tokens": 0.35, "per_output": 4e-4, "per_weight": 8e-6}
+_JAX_REPEAT = {"base": 0.2, "tokens": 0.05, "per_output": 1e-4, "per_weight": 1e-6}
 
 
 def _build_task(run):
@@ -202,8 +204,7 @@ def estimate_seconds(runs, backend: str, tasks=None) -> float:
 def _fixed_cost(terms: dict, run, task) -> float:
     """One of the fixed costs above for `run` on `task`."""
     outputs = task.output_spec.dim * (task.output_spec.timesteps or 0)  # outputs at every step
-    return (terms["base"] + terms["tokens"] * task.input_spec.is_tokens
-            + terms.get("per_step_outputs", 0.0) * (outputs > 0) + terms["per_output"] * outputs
+    return (terms["base"] + terms["tokens"] * task.input_spec.is_tokens + terms["per_output"] * outputs
             + terms["per_weight"] * _recurrent_weights(run, task))
 
 
