@@ -5,7 +5,7 @@ Goal: Train one small model per variety (one_to_one, one_to_many, many_to_one,
     many_to_many, seq2seq) on a task that needs it, and compare shapes, parameter counts
     and held-out scores against a trivial baseline in one table.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 12 s (quiet machine, 2026-11-27; 30 s at load 4.5); full 37 s.
+    --quick about 12 s (quiet machine, 2026-11-27; 30 s at load 4.5); full 18 s.
 
 Run it:
 

@@ -5,7 +5,7 @@ Goal: Measure the gradient norm at every time step while setting the spectral ra
     W_hh yourself; train with and without gradient clipping; train with truncated BPTT
     of several lengths; compare orthogonal and random initialisation of W_hh.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 16 s (quiet machine, 2026-11-27; 43 s at load 4.6); full 1.9 min.
+    --quick about 16 s (quiet machine, 2026-11-27; 43 s at load 4.6); full 48 s.
 
 Run it:
 

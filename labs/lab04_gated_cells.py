@@ -5,7 +5,7 @@ Goal: Train the three cells with the same number of units on the adding problem 
     sweep of sequence lengths, and put parameter counts next to held-out MSE and an
     accuracy-like score (share of predictions within 0.04 of the target).
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 11 s (one length, T=25; quiet machine, 2026-11-27; 19 s at load 3.9); full 2.5 min.
+    --quick about 11 s (one length, T=25; quiet machine, 2026-11-27; 19 s at load 3.9); full 65 s.
 
 Run it:
 

@@ -6,7 +6,7 @@ Goal: Train a recurrent network to predict the next character of a book, measure
     minibatch partitioning (the latter with stateful training), and generate text from
     a prefix at several temperatures.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 9 s (quiet machine, 2026-11-27; 18 s at load 4); full 1.5 min (The Time Machine).
+    --quick about 9 s (quiet machine, 2026-11-27; 18 s at load 4); full 48 s (The Time Machine).
 
 Run it:
 

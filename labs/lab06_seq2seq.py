@@ -7,7 +7,7 @@ Goal: Train an encoder-decoder to answer "123+45" with "168", see what teacher f
     versus an input at every step), and compare greedy with beam decoding by exact-match
     accuracy on questions the model never saw.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 13 s (quiet machine, 2026-11-27; 28 s at load 4.5); full 1.3 min.
+    --quick about 13 s (quiet machine, 2026-11-27; 28 s at load 4.5); full 42 s.
 
 Run it:
 

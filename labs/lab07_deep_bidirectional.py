@@ -6,7 +6,7 @@ Goal: Measure, on two tasks that need opposite directions, what a forward reader
     can learn; count what each costs in parameters; and time `unroll=True` against the
     symbolic loop on short sequences.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 17 s (quiet machine, 2026-11-27; 42 s at load 5); full 1.8 min.
+    --quick about 17 s (quiet machine, 2026-11-27; 42 s at load 5); full 39 s.
 
 Run it:
 

@@ -6,7 +6,7 @@ Goal: Describe a comparison in a small YAML grid file (tasks, cells, sizes, trai
     with `rnnkit.build_report`, and read the three files a course project hands in:
     results.csv, params.csv and report.html. Then do the same from the command line.
 Estimated run time (measured on an idle 2-core CPU machine, imports included):
-    --quick about 8 s (quiet machine, 2026-11-27; 19 s at load 5.6); full 1.0 min.
+    --quick about 8 s (quiet machine, 2026-11-27; 19 s at load 5.6); full 35 s.
 
 Run it:
 
