@@ -292,9 +292,10 @@ def probe_gradients(model, *, loss=None, layer_name: str | None = None, compile:
         """Starts compiling the pass for this batch's shapes in the background (JAX; else nothing).
 
         `calls`, the number of passes expected, lets a pass run only a few times compile
-        quickly (`rnnkit.training.gradients.FEW_CALLS`)."""
+        quickly if the model is small (`rnnkit.training.gradients.FEW_CALLS`)."""
         if compile and not ahead:
-            handle = compile_ahead(run, arguments(x, y, sample_weight, None), calls=calls)
+            handle = compile_ahead(run, arguments(x, y, sample_weight, None), calls=calls,
+                                   weights=model.count_params())
             if handle is not None:
                 ahead.append(handle)
 

@@ -111,8 +111,15 @@ class CompiledAhead:
 # cut XLA's compile time of the probe pass from 2.9-3.1 s of CPU to 1.7-1.8 s and of the
 # prediction pass from 0.9-1.1 s to 0.5 s, while each call became 2-3.5x slower (probe
 # pass of an LSTM 256: 41 -> 88 ms; of an LSTM 32: 4.5 -> 15 ms). Below about 20 calls
-# the compile time saved is the larger.
+# the compile time saved is the larger, for small models. A call's extra cost grows with
+# the model while the compile time saved does not, so large models compile fully. Three
+# seeds of the char LM in one process (3 epochs, JAX, 2026-11-27, rounds alternating): at
+# 256 LSTM units (323k weights) 22.2-24.3 s with quick compiles against 21.0-22.7 s
+# without (4 rounds, medians 23.2 / 22.2 s; the first seed faster without in every
+# round), at 128 units (96k weights) 9.4-9.5 s against 9.55-9.7 s (2 rounds), at 32
+# units 5.43-5.44 s against 5.28-5.30 s (2 rounds, a tie within the spread).
 FEW_CALLS = 20
+QUICK_COMPILE_MAX_WEIGHTS = 200_000
 QUICK_COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
@@ -160,21 +167,25 @@ def compiled(function):
     return _COMPILED[_backend()](function)
 
 
-def compile_ahead(function, arguments, *, calls: int | None = None):
+def compile_ahead(function, arguments, *, calls: int | None = None, weights: int | None = None):
     """Starts compiling `function` (from `compiled`) for the shapes of `arguments`, in the background.
 
     Args:
         function: A function from `compiled`.
         arguments: Arguments of the shapes and dtypes it will be called with.
         calls: How many calls are expected, if known: at most `FEW_CALLS` compiles it
-            quickly, without LLVM's optimisations (same results, slower calls).
+            quickly, without LLVM's optimisations (same results, slower calls)...
+        weights: ...unless the model it runs has more than `QUICK_COMPILE_MAX_WEIGHTS`
+            weights (its parameter count, if known), whose slower calls would cost more
+            than the compile time saved.
 
     Returns:
         On JAX a `CompiledAhead`, to call instead of `function`; on TensorFlow None
         (a `tf.function` traces in Python, which a thread would not speed up).
     """
-    quick = calls is not None and calls <= FEW_CALLS
+    quick = (calls is not None and calls <= FEW_CALLS
+             and (weights is None or weights <= QUICK_COMPILE_MAX_WEIGHTS))
     return _COMPILE_AHEAD[_backend()](function, list(arguments), quick)
 
 
-__all__ = ["FEW_CALLS", "SUPPORTED_BACKENDS", "CompiledAhead", "compile_ahead", "compiled", "value_and_gradients"]
+__all__ = ["FEW_CALLS", "QUICK_COMPILE_MAX_WEIGHTS", "SUPPORTED_BACKENDS", "CompiledAhead", "compile_ahead", "compiled", "value_and_gradients"]

@@ -287,8 +287,8 @@ def prepare_prediction(model, x, batch_size: int, extra_calls: int = 0) -> None:
     held-out metrics and the generated samples) while the model trains, instead of after.
     The batch is shaped as `predict_in_order` will shape it (padded to `batch_size` rows).
     `extra_calls` counts the passes expected at that shape besides one per batch of `x`
-    (a language model's generated text): few passes in all compile quickly
-    (`rnnkit.training.gradients.FEW_CALLS`).
+    (a language model's generated text): few passes in all compile quickly, for a small
+    model (`rnnkit.training.gradients.FEW_CALLS`).
     Nothing happens on TensorFlow, for a stateful model (whose state runs on from call to
     call, which Keras's own prediction keeps), or for an empty `x`.
     """
@@ -309,7 +309,8 @@ def prepare_prediction(model, x, batch_size: int, extra_calls: int = 0) -> None:
     batch = rows if _num_rows(rows) == batch_size else _padded_rows(rows, batch_size)
     values = [_current_values(model.trainable_variables), _current_values(model.non_trainable_variables),
               _structured(model, batch)]
-    handle = compile_ahead(compiled(infer), values, calls=-(-total // batch_size) + extra_calls)
+    handle = compile_ahead(compiled(infer), values, calls=-(-total // batch_size) + extra_calls,
+                           weights=model.count_params())
     if handle is not None:
         _PREDICTION_AHEAD[model] = handle
 

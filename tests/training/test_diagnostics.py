@@ -224,7 +224,13 @@ def test_spectral_radius_recorder_keeps_each_epochs_kernel():
 
 
 def test_a_step_run_a_few_times_compiles_without_optimisations_and_computes_the_same():
-    from rnnkit.training.gradients import FEW_CALLS, QUICK_COMPILE_OPTIONS, compile_ahead, compiled
+    from rnnkit.training.gradients import (
+        FEW_CALLS,
+        QUICK_COMPILE_MAX_WEIGHTS,
+        QUICK_COMPILE_OPTIONS,
+        compile_ahead,
+        compiled,
+    )
 
     def f(a, b):
         return keras.ops.tanh(keras.ops.matmul(a, b)).sum(axis=0)
@@ -233,10 +239,14 @@ def test_a_step_run_a_few_times_compiles_without_optimisations_and_computes_the_
     a, b = rng.normal(size=(16, 8)).astype("float32"), rng.normal(size=(8, 4)).astype("float32")
     expected = np.tanh(a.astype("float64") @ b.astype("float64")).sum(axis=0)
     handles = {calls: compile_ahead(compiled(f), [a, b], calls=calls) for calls in (None, FEW_CALLS, FEW_CALLS + 1)}
+    # A few calls of a large model: each slower call would cost more than the compile saves.
+    handles["large"] = compile_ahead(compiled(f), [a, b], calls=FEW_CALLS, weights=QUICK_COMPILE_MAX_WEIGHTS + 1)
+    handles["small"] = compile_ahead(compiled(f), [a, b], calls=FEW_CALLS, weights=QUICK_COMPILE_MAX_WEIGHTS)
     if keras.backend.backend() != "jax":
         assert set(handles.values()) == {None}  # TensorFlow traces in Python; nothing to start
         return
-    assert handles[FEW_CALLS].compiler_options == QUICK_COMPILE_OPTIONS
+    assert handles[FEW_CALLS].compiler_options == handles["small"].compiler_options == QUICK_COMPILE_OPTIONS
     assert handles[None].compiler_options == handles[FEW_CALLS + 1].compiler_options == {}
+    assert handles["large"].compiler_options == {}
     for handle in handles.values():
         np.testing.assert_allclose(np.asarray(handle(a, b)), expected, rtol=1e-5)
