@@ -66,9 +66,6 @@ from rnnkit.errors import ConfigError
 
 BACKENDS = ("tensorflow", "jax")
 CHOICES = ("auto", *BACKENDS)
-# Kept for reference: the single-run threshold of the first rule (LSTM 128 char LM, where
-# TensorFlow was still faster at 3 epochs, 1.15e11). `estimate_seconds` replaces it.
-JAX_FROM_WORK = 1.5e11
 # Gate blocks per cell: the recurrent multiply-adds per step are gates * units * (units + inputs).
 _GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
@@ -462,5 +459,5 @@ def current_backend() -> str:
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
-__all__ = ["BACKENDS", "CHOICES", "JAX_FROM_WORK", "cell_steps", "choose_backend", "current_backend",
+__all__ = ["BACKENDS", "CHOICES", "cell_steps", "choose_backend", "current_backend",
            "estimate_seconds", "resolve_backend", "run_work", "share_compilations", "use_backend"]

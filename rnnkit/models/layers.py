@@ -93,8 +93,8 @@ class TimeDistributed(keras.layers.TimeDistributed):
     `(batch, time, units)` gives the same numbers. On the char LM (2 CPU cores,
     `benchmarks/bench_backends.py`, 32 and 128 units) this made the steady training epoch
     1.1-1.5x faster on JAX and the first epoch, which compiles, 2-3x faster; TensorFlow
-    gained too. Any other wrapped layer runs Keras's step-by-step path. The weights, the parameter count
-    and the outputs are Keras's.
+    gained too. Any other wrapped layer runs Keras's step-by-step path. The weights, the
+    parameter count and the outputs are Keras's.
 
     >>> import numpy as np
     >>> head = TimeDistributed(keras.layers.Dense(2, activation="softmax"))
