@@ -19,11 +19,14 @@ import os
 import sys
 
 from rnnkit.errors import RnnkitError, os_error
+from rnnkit.startup import restart_with_hugepages
 
 # Subcommand modules, in the order `rnnkit --help` lists them.
 SUBCOMMANDS = ("tasks", "params", "train", "compare", "report")
 # Subcommands that build Keras models, so TensorFlow is imported (quietly) before they run.
 NEEDS_TENSORFLOW = ("params", "train", "compare")
+# Commands that train, and so start again with malloc's huge pages (`rnnkit.startup`).
+TRAINING_COMMANDS = ("train", "compare")
 
 
 def import_tensorflow_quietly() -> None:
@@ -95,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if argv is None and args.command in TRAINING_COMMANDS:
+            # The console script or `python -m rnnkit` (not a call from Python): this
+            # process is ours to start again, before anything large is imported.
+            restart_with_hugepages()
         if getattr(args, "check", None) is not None:
             args.check(args)
         if getattr(args, "backend", "") != "":

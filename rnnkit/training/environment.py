@@ -6,6 +6,8 @@ import importlib.metadata
 import platform
 import sys
 
+from rnnkit.startup import hugepages_in_use
+
 
 def collect_environment(seed: int | None = None) -> dict:
     """Returns versions, device and seed as a flat, JSON-ready dict.
@@ -16,7 +18,8 @@ def collect_environment(seed: int | None = None) -> dict:
     Returns:
         A dict with `python`, `tensorflow`, `jax` (installed versions, None when
         missing), `keras`, `numpy`, `pandas`, `backend` (the Keras backend the run used),
-        `platform`, `machine`, `device` ("GPU: <name>" or "CPU") and `seed`.
+        `platform`, `machine`, `device` ("GPU: <name>" or "CPU"), `huge_pages` (whether
+        large allocations get huge pages: see `rnnkit.startup`) and `seed`.
 
     Example:
 
@@ -39,6 +42,7 @@ def collect_environment(seed: int | None = None) -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "device": _device(backend),
+        "huge_pages": hugepages_in_use(),
         "seed": seed,
     }
 
