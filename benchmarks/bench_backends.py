@@ -356,6 +356,34 @@ def run_worker(argv: list[str], env: dict) -> list[dict]:
     return [json.loads(line[len("RESULT"):]) for line in completed.stdout.splitlines() if line.startswith("RESULT")]
 
 
+def malloc_environment(env: dict, mode: str) -> dict:
+    """The workers' environment for a `--malloc` setting (`rnnkit.startup` explains the tunable)."""
+    if mode == "inherit":
+        return env
+    tunables = [item for item in env.get("GLIBC_TUNABLES", "").split(":")
+                if item and not item.startswith("glibc.malloc.hugetlb")]
+    if mode == "hugepages":
+        tunables.append("glibc.malloc.hugetlb=1")
+    changed = {key: value for key, value in env.items() if key != "GLIBC_TUNABLES"}
+    # RNNKIT_HUGEPAGES=off: nothing in the worker starts again with other settings.
+    changed["RNNKIT_HUGEPAGES"] = "off"
+    return {**changed, **({"GLIBC_TUNABLES": ":".join(tunables)} if tunables else {})}
+
+
+def compare_malloc(default: list[dict], hugepages: list[dict]) -> None:
+    """Steady tokens/s with huge pages over without, per backend and variant (best and median)."""
+    for backend in dict.fromkeys(row["backend"] for row in default):
+        for variant in ("hand", "rnnkit", "keras", "fused"):
+            ordinary = [row["tokens_per_second"] for row in default
+                        if row["backend"] == backend and row["variant"] == variant]
+            huge = [row["tokens_per_second"] for row in hugepages
+                    if row["backend"] == backend and row["variant"] == variant]
+            if ordinary and huge:
+                print(f"{backend:11s} {variant:7s} speed hugepages / default, steady tokens/s: best "
+                      f"{max(huge) / max(ordinary):.3f}   median {statistics.median(huge) / statistics.median(ordinary):.3f}"
+                      f"   ({len(huge)} and {len(ordinary)} repeats)")
+
+
 def summary(rows: list[dict], key: str) -> tuple[float, float]:
     values = [row[key] for row in rows]
     return min(values), statistics.median(values)
@@ -434,6 +462,14 @@ def main() -> None:
     parser.add_argument("--cudnn", nargs="*", metavar="KERAS_BACKEND",
                         help="first report whether Keras runs LSTM and GRU with cuDNN on each of these Keras "
                              "backends (tensorflow, jax, torch; default: --backends) on this machine")
+    parser.add_argument("--malloc", nargs="+", default=["inherit"], choices=("inherit", "default", "hugepages"),
+                        help="the memory pages the workers' malloc uses: inherit (this shell's), default (ordinary "
+                             "pages: GLIBC_TUNABLES without glibc.malloc.hugetlb), hugepages (glibc.malloc.hugetlb=1, "
+                             "what `rnnkit train` and `compare` start with); several: each row is measured under "
+                             "each, in turn, and reported per setting")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every worker this many times, the --malloc settings alternating (each round "
+                             "is new processes; the rows pool all rounds)")
     parser.add_argument("--worker", choices=("tensorflow", "jax", "torch", "cudnn"), help=argparse.SUPPRESS)
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -469,19 +505,27 @@ def main() -> None:
             shared = ["--task", args.task, "--cell", cell, "--units", str(units), "--epochs", str(args.epochs),
                       "--repeats", str(args.repeats), "--timesteps", str(args.timesteps),
                       "--batch-size", str(args.batch_size), "--variants", *args.variants]
-            rows = []
-            for backend in args.backends:
-                rows += run_worker([*shared, "--worker", backend], {**env, "KERAS_BACKEND": backend})
-            if has_torch:
-                rows += run_worker([*shared, "--worker", "torch"], env)
+            by_malloc: dict[str, list[dict]] = {mode: [] for mode in args.malloc}
+            for _ in range(args.rounds):
+                for mode in args.malloc:
+                    mode_env = malloc_environment(env, mode)
+                    for backend in args.backends:
+                        by_malloc[mode] += run_worker([*shared, "--worker", backend],
+                                                      {**mode_env, "KERAS_BACKEND": backend})
+                    if has_torch:
+                        by_malloc[mode] += run_worker([*shared, "--worker", "torch"], mode_env)
             roofline, flops_per_token = None, None
             if args.roofline and cell == "lstm":
                 inputs, outputs = (LM_VOCAB, LM_VOCAB) if args.task == "lm" else (2, 0)
                 batch = args.batch_size if args.task == "lm" else 32
                 roofline = matmul_roofline(batch, units, inputs)
                 flops_per_token = lstm_training_flops(units, inputs, outputs, 1)
-            report_row(f"{args.task} {cell} {units} (load average now {os.getloadavg()})", rows, args.backends,
-                       roofline, flops_per_token)
+            for mode, rows in by_malloc.items():
+                pages = "" if mode == "inherit" else f", malloc {mode}"
+                report_row(f"{args.task} {cell} {units}{pages} (load average now {os.getloadavg()})", rows,
+                           args.backends, roofline, flops_per_token)
+            if {"default", "hugepages"} <= set(by_malloc):
+                compare_malloc(by_malloc["default"], by_malloc["hugepages"])
             if args.peer is not None and args.task == "lm":
                 peer_cell = {"simple_rnn": "rnn"}.get(cell, cell)
                 for implementation in ("keras-tf", "keras-jax"):
