@@ -34,6 +34,11 @@ this machine (NumPy and TensorFlow matmuls of the recurrent step's shapes) and t
 of it each LSTM row reaches. `--peer PATH` also runs the peer reference script
 (`../shared/bench/peer_lm.py`) in the same command.
 
+`--malloc default hugepages --rounds 3` measures every row under both memory settings, in new
+processes each round, the settings alternating: glibc's malloc with ordinary pages, and with
+huge pages (`glibc.malloc.hugetlb=1`, what `rnnkit train` and `compare` start with; see
+`rnnkit.startup`), and prints the speed ratio between them.
+
 Run: `python benchmarks/bench_backends.py --cells lstm --units 128 --epochs 3 --repeats 2`
 (about a minute on 2 CPU cores; every extra cell or size adds as much: the nine char-LM rows
 with `--roofline --peer` took 10 minutes on 2026-11-27).

@@ -167,8 +167,9 @@ def set_verbose(verbose: bool = True) -> None:
 # glibc's malloc asks only when its tunable `glibc.malloc.hugetlb=1` is set (glibc 2.35 and
 # later). XLA (JAX's compiler) and TensorFlow take their buffers from malloc. The char LM's
 # buffers run to megabytes per step (a 35 x 64 x 1024 gate array is 9 MiB), so with 4 KiB
-# pages each step walks thousands of pages and misses the TLB often; with huge pages the same
-# compiled step ran 1.2-1.35x faster at LSTM 256 and 128 on JAX (README, "Speed and backends").
+# pages each step walks thousands of pages and misses the TLB often. With huge pages the char
+# LM's training ran 1.2-1.5x faster at LSTM 256 and GRU 256 on JAX, and no differently at 32 and
+# 128 units or for SimpleRNN 256 (README, "Speed and backends").
 # The tunable is read once, when a process starts, so `rnnkit train` and `rnnkit compare`
 # start Python again with it set (`restart_with_hugepages`) before importing anything large;
 # their worker processes inherit it. Numbers are unchanged: only where memory sits differs.
