@@ -284,6 +284,10 @@ def _environment(runs: list[RunConfig], executor) -> dict:
         environment = {"python": sys.version.split()[0],
                        **{name: version(name) for name in ("tensorflow", "jax", "keras", "numpy", "pandas")},
                        "platform": platform.platform(), "machine": platform.machine()}
+        if isinstance(executor, ProcessExecutor):  # Workers started from here inherit its pages.
+            from rnnkit.startup import hugepages_in_use
+
+            environment["huge_pages"] = hugepages_in_use()
     environment.pop("seed", None)
     environment["seeds"] = sorted({run.seed for run in runs})
     environment["date"] = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -87,6 +87,9 @@ def test_two_local_workers_give_the_serial_results(serial_results, tmp_path):
     backends = {store.load_run(out, run_id)["metrics"]["environment"].get("backend") for run_id in results["run_id"]}
     assert backends == {"tensorflow"}
     environment = json.loads((out / "environment.json").read_text())
+    # Workers inherit the driver's memory pages: what the report says is what each run had.
+    pages = {store.load_run(out, run_id)["metrics"]["environment"]["huge_pages"] for run_id in results["run_id"]}
+    assert pages == {environment["huge_pages"]}
     assert environment["executor"] == "local processes"
     assert environment["workers"] == 2
     assert environment["backend"] == "tensorflow (4 runs)"
