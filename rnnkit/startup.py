@@ -252,15 +252,28 @@ def hugepage_environment(environ=None, *, system: str | None = None, thp_mode: s
 def hugepages_in_use(environ=None) -> str:
     """Whether this process's large allocations get huge pages, in words (the run's environment).
 
-    "malloc (glibc.malloc.hugetlb=1)", "kernel (always)", or "no".
+    "malloc (glibc.malloc.hugetlb=1)", "kernel (always)", or "no". glibc reads its
+    tunables once, from the environment the process started with, so that is what is
+    read here (`/proc/self/environ`), not `os.environ`, which Python code may change later.
     """
-    environ = os.environ if environ is None else environ
+    environ = _starting_environment() if environ is None else environ
     mode = transparent_hugepage_mode()
     if mode == "always":
         return "kernel (always)"
     if mode == "madvise" and "glibc.malloc.hugetlb=1" in environ.get("GLIBC_TUNABLES", "").replace(" ", ""):
         return f"malloc ({HUGEPAGE_TUNABLE})"
     return "no"
+
+
+def _starting_environment() -> dict:
+    """The environment this process started with (Linux), else `os.environ`."""
+    try:
+        with open("/proc/self/environ", "rb") as initial:
+            items = initial.read().split(b"\0")
+    except OSError:
+        return dict(os.environ)
+    pairs = (item.decode("utf-8", errors="replace").partition("=") for item in items if b"=" in item)
+    return {key: value for key, _, value in pairs}
 
 
 def restart_with_hugepages() -> None:

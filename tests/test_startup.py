@@ -162,3 +162,10 @@ def test_this_process_reports_what_it_has():
     assert hugepages_in_use({}) in ("no", "kernel (always)")
     assert re.fullmatch(r"malloc \(glibc\.malloc\.hugetlb=1\)|kernel \(always\)|no",
                         hugepages_in_use({"GLIBC_TUNABLES": HUGEPAGE_TUNABLE}))
+
+
+def test_what_is_recorded_is_what_the_process_started_with(monkeypatch):
+    """Setting the variable from Python after start gives no huge pages, and none is claimed."""
+    started_with = hugepages_in_use()
+    monkeypatch.setenv("GLIBC_TUNABLES", HUGEPAGE_TUNABLE)
+    assert hugepages_in_use() == started_with
