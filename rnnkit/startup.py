@@ -260,7 +260,7 @@ def hugepages_in_use(environ=None) -> str:
     mode = transparent_hugepage_mode()
     if mode == "always":
         return "kernel (always)"
-    if mode == "madvise" and "glibc.malloc.hugetlb=1" in environ.get("GLIBC_TUNABLES", "").replace(" ", ""):
+    if mode == "madvise" and HUGEPAGE_TUNABLE in environ.get("GLIBC_TUNABLES", "").split(":"):
         return f"malloc ({HUGEPAGE_TUNABLE})"
     return "no"
 
@@ -286,12 +286,11 @@ def restart_with_hugepages() -> None:
     extra = hugepage_environment()
     if not extra:
         return
-    argv = list(getattr(sys, "orig_argv", []) or [])
-    if not argv or not sys.executable:
+    if not sys.executable:  # An embedded interpreter: nothing to start again.
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    try:
-        os.execve(sys.executable, [sys.executable, *argv[1:]], {**os.environ, **extra})
+    try:  # `sys.orig_argv` (Python 3.10+): the command line as typed, interpreter options included.
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, **extra})
     except OSError:
         return  # Could not start again (a sandbox, say): carry on with ordinary pages.
