@@ -13,7 +13,9 @@ arrives. So the store format, the run ids and resuming do not depend on the exec
   `concurrent.futures.ProcessPoolExecutor`, one pool per Keras backend (a process loads
   one backend). Each worker gets its backend and its share of the cores (thread limits
   set before TensorFlow or JAX loads), ignores Ctrl-C (the driver decides) and dies
-  with the driver. When a worker dies mid-run (killed, out of memory), the pool breaks;
+  with the driver. On a machine with GPUs the workers share them
+  (`worker_gpu_environment`): a share of one card's memory each, one card per worker
+  where there are several. When a worker dies mid-run (killed, out of memory), the pool breaks;
   the runs that had started are tried again one at a time in a fresh one-worker pool,
   so that a run that kills its worker again is recorded as failed and the others finish.
 - `RayExecutor` (`ray=ADDRESS`): each run is a Ray task on an existing cluster (or a
@@ -257,9 +259,45 @@ def gpu_environment(gpus_per_run: float) -> dict:
     """
     if not 0 < gpus_per_run < 1:
         return {}
-    # A little under the share, for the CUDA context each process also holds.
+    # A little under the share, for the CUDA context each process also holds (at least 1%).
     return {"TF_FORCE_GPU_ALLOW_GROWTH": "true",
-            "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{int(gpus_per_run * 95) / 100:.2f}"}
+            "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{max(1, int(gpus_per_run * 95)) / 100:.2f}"}
+
+
+# A user's own GPU memory settings, which local workers keep as they are.
+_GPU_MEMORY_VARIABLES = ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+                         "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_ALLOCATOR")
+
+
+def worker_gpu_environment(index: int, workers: int, gpus: int, environ=None) -> dict:
+    """The GPU settings of local worker `index` (0, 1, ...) of `workers`, with `gpus` visible.
+
+    Left alone, every worker's JAX would reserve 75% of the first GPU's memory and every
+    TensorFlow all of it, so a second worker on the same card could not start (JAX then
+    falls back to the CPU). With one GPU, each worker may take its share of the card's
+    memory (`gpu_environment`). With several, worker `index` sees one of them
+    (`CUDA_VISIBLE_DEVICES`, round robin over the visible ones) and shares it with the
+    other workers given the same card. Memory settings already in the environment win.
+
+    >>> worker_gpu_environment(0, 4, 1)["XLA_PYTHON_CLIENT_MEM_FRACTION"]
+    '0.23'
+    >>> worker_gpu_environment(3, 4, 2, environ={"CUDA_VISIBLE_DEVICES": "2,5"})["CUDA_VISIBLE_DEVICES"]
+    '5'
+    >>> worker_gpu_environment(0, 1, 1)
+    {}
+    """
+    environ = os.environ if environ is None else environ
+    if gpus <= 0 or workers <= 1:
+        return {}
+    environment = {}
+    if gpus > 1:
+        listed = [entry.strip() for entry in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if entry.strip()]
+        ids = listed[:gpus] if len(listed) >= gpus else [str(number) for number in range(gpus)]
+        environment["CUDA_VISIBLE_DEVICES"] = ids[index % gpus]
+    sharing = -(-workers // gpus)  # Workers per card, rounded up.
+    if sharing > 1 and not any(name in environ for name in _GPU_MEMORY_VARIABLES):
+        environment.update(gpu_environment(1 / sharing))
+    return environment
 
 
 def spread_architectures(runs: list) -> list:
@@ -327,11 +365,20 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(backend: str, environment: dict, started) -> None:
-    """Runs first in every worker process, before Keras (and so TensorFlow or JAX) loads."""
+def _init_worker(backend: str, environment: dict, started, gpu_share=None) -> None:
+    """Runs first in every worker process, before Keras (and so TensorFlow or JAX) loads.
+
+    `gpu_share`, where GPUs are shared: (a counter that numbers the pool's workers, the
+    number of workers, the number of GPUs), for `worker_gpu_environment`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle.
     _die_with_parent()
     os.environ.update(environment)
+    if gpu_share is not None:
+        counter, workers, gpus = gpu_share
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        os.environ.update(worker_gpu_environment(index, workers, gpus))
     os.environ["KERAS_BACKEND"] = backend
     import rnnkit  # noqa: F401 - installs the quiet start-up before TensorFlow loads.
 
@@ -352,13 +399,18 @@ class ProcessExecutor:
         workers: The number of worker processes (>= 1).
         backend_of: The backend of each run: a function of a `RunConfig`.
         threads: Threads per worker (default: the cores shared out between workers).
+        gpus: The GPUs the workers share (default: those this machine shows,
+            `rnnkit.backend.visible_gpus`); see `worker_gpu_environment`.
         run_fn, verbose, tensorboard, figures: As for `train_run`; `run_fn` must be
             importable by name (a module-level function) since it travels by pickle.
     """
 
-    def __init__(self, workers: int, backend_of, *, threads: int | None = None, run_fn=None, verbose: int = 0,
-                 tensorboard: bool = False, figures: bool = True):
+    def __init__(self, workers: int, backend_of, *, threads: int | None = None, gpus: int | None = None,
+                 run_fn=None, verbose: int = 0, tensorboard: bool = False, figures: bool = True):
+        from rnnkit.backend import visible_gpus
+
         self.workers = check_workers(workers)
+        self.gpus = visible_gpus() if gpus is None else gpus
         if run_fn is not None:  # It travels to the workers by pickle: refuse one that cannot, now.
             import pickle
 
@@ -377,8 +429,15 @@ class ProcessExecutor:
 
     def describe(self) -> dict:
         backends = ", ".join(f"{name} ({count} runs)" for name, count in self.backends_used.items())
+        shared = worker_gpu_environment(0, self.workers, self.gpus)
+        gpus = {}
+        if self.gpus and self.workers > 1:
+            memory = shared.get("XLA_PYTHON_CLIENT_MEM_FRACTION")
+            cards = "1 GPU" if self.gpus == 1 else f"{self.gpus} GPUs"
+            gpus = {"gpus": f"{cards} shared by {self.workers} workers"
+                            + (f", each at most {memory} of a card's memory (JAX)" if memory else "")}
         return {"executor": "local processes", "workers": self.workers, "threads_per_worker": self.threads,
-                **({"backend": backends} if backends else {})}
+                **gpus, **({"backend": backends} if backends else {})}
 
     def _pool(self, backend: str, workers: int):
         import multiprocessing
@@ -393,8 +452,9 @@ class ProcessExecutor:
             if CACHE_DIR_VARIABLE not in os.environ and self._jax_cache is None:
                 self._jax_cache = tempfile.TemporaryDirectory(prefix="rnnkit-jax-cache-")
             environment[CACHE_DIR_VARIABLE] = os.environ.get(CACHE_DIR_VARIABLE) or self._jax_cache.name
+        gpu_share = (context.Value("i", 0), workers, self.gpus) if self.gpus and workers > 1 else None
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(backend, environment, started))
+                                   initargs=(backend, environment, started, gpu_share))
         self._pools.append(pool)
         return pool, started
 
@@ -678,4 +738,5 @@ def _positive(name: str, value, *, allow_zero: bool) -> float:
 
 
 __all__ = ["InProcessExecutor", "ProcessExecutor", "RayExecutor", "RunOutcome", "TaskCache", "auto_workers",
-           "available_cores", "check_ray_address", "check_workers", "gpu_environment", "thread_environment", "train_run"]
+           "available_cores", "check_ray_address", "check_workers", "gpu_environment", "thread_environment", "train_run",
+           "worker_gpu_environment"]

@@ -379,6 +379,9 @@ def execution_line(environment: dict) -> str:
     >>> execution_line({"executor": "ray", "ray_address": "10.0.0.5:6379", "ray_per_run": "num_cpus=1, num_gpus=0.25",
     ...                 "backend": "jax (4 runs)"})
     'Executed as Ray tasks on the cluster at 10.0.0.5:6379 (num_cpus=1, num_gpus=0.25 per run), Keras backend jax (4 runs).'
+    >>> execution_line({"executor": "local processes", "workers": 8, "threads_per_worker": 2,
+    ...                 "gpus": "1 GPU shared by 8 workers", "backend": "jax (8 runs)"})
+    'Executed in 8 local worker processes (2 threads each; 1 GPU shared by 8 workers), Keras backend jax (8 runs).'
     """
     executor = environment.get("executor", "in-process")
     backend = environment.get("backend")
@@ -388,7 +391,9 @@ def execution_line(environment: dict) -> str:
         text = f"Executed as Ray tasks on {where} ({environment.get('ray_per_run', '')} per run)"
     elif executor == "local processes":
         threads = environment.get("threads_per_worker")
-        each = f" ({threads} thread{'s' if threads != 1 else ''} each)" if threads else ""
+        details = [f"{threads} thread{'s' if threads != 1 else ''} each"] if threads else []
+        details += [environment["gpus"]] if environment.get("gpus") else []
+        each = f" ({'; '.join(details)})" if details else ""
         text = f"Executed in {environment.get('workers')} local worker processes{each}"
     else:
         text = "Executed in one process, one run after another"

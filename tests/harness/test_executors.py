@@ -25,7 +25,14 @@ if str(REPO) not in sys.path:  # Spawned workers import `tests.harness.worker_fa
 
 from rnnkit.errors import ConfigError
 from rnnkit.harness import store
-from rnnkit.harness.executors import auto_workers, check_workers, thread_environment
+from rnnkit.harness.executors import (
+    ProcessExecutor,
+    auto_workers,
+    check_workers,
+    gpu_environment,
+    thread_environment,
+    worker_gpu_environment,
+)
 from rnnkit.harness.grid import expand_grid
 from rnnkit.harness.runner import compare
 from tests.harness import worker_fakes
@@ -274,6 +281,51 @@ def test_auto_workers_follows_cores_runs_and_memory():
     assert auto_workers(10, cores=8, available=5 * gib) == 5  # Each worker needs about 1 GiB with Keras.
     assert auto_workers(10, run_bytes=3 * gib, cores=8, available=16 * gib) == 4  # 16 / (1 + 3).
     assert auto_workers(0, cores=4, available=64 * gib) == 1
+
+
+def test_workers_on_one_gpu_each_get_their_share_of_its_memory():
+    # JAX's fraction: 95% of an equal share, floored to hundredths (5% left for the CUDA contexts).
+    assert worker_gpu_environment(0, 2, 1, environ={}) == {
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.47"}
+    assert worker_gpu_environment(5, 8, 1, environ={})["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.11"
+    # One worker, or no GPU: nothing changes.
+    assert worker_gpu_environment(0, 1, 1, environ={}) == {}
+    assert worker_gpu_environment(1, 4, 0, environ={}) == {}
+    # The user's own memory setting wins: nothing of ours is added.
+    assert worker_gpu_environment(0, 4, 1, environ={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}) == {}
+    # Very many workers per card still get 1%, never 0.
+    assert gpu_environment(1 / 200)["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.01"
+
+
+def test_workers_on_several_gpus_are_spread_round_robin():
+    seen = [worker_gpu_environment(index, 4, 2, environ={}) for index in range(4)]
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in seen] == ["0", "1", "0", "1"]
+    assert {env["XLA_PYTHON_CLIENT_MEM_FRACTION"] for env in seen} == {"0.47"}  # Two workers per card.
+    # The ids the user made visible, in their order; one worker per card keeps all its memory.
+    listed = {"CUDA_VISIBLE_DEVICES": "3, 1,GPU-5f2a"}
+    seen = [worker_gpu_environment(index, 3, 3, environ=listed) for index in range(3)]
+    assert seen == [{"CUDA_VISIBLE_DEVICES": "3"}, {"CUDA_VISIBLE_DEVICES": "1"}, {"CUDA_VISIBLE_DEVICES": "GPU-5f2a"}]
+
+
+def test_local_workers_sharing_a_gpu_start_with_their_share(markers, monkeypatch):
+    for name in worker_fakes.GPU_VARIABLES + ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_ALLOCATOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RNNKIT_TEST_SLEEP", "0.3")  # Keeps both workers busy.
+    executor = ProcessExecutor(2, lambda run: "tensorflow", gpus=1, run_fn=worker_fakes.gpu_recording_trainer,
+                               figures=False)
+    try:
+        outcomes = list(executor.outcomes(expand_grid(FAKE_GRID)))
+    finally:
+        executor.close()
+    assert len(outcomes) == 4
+    seen = [json.loads(path.read_text()) for path in sorted((markers / "gpu").glob("*.json"))]
+    assert len(seen) == 4
+    for settings in seen:
+        assert settings["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.47"
+        assert settings["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+        assert settings["CUDA_VISIBLE_DEVICES"] is None  # One card: nothing to choose.
+    assert executor.describe()["gpus"] == "1 GPU shared by 2 workers, each at most 0.47 of a card's memory (JAX)"
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in os.environ  # Set in the workers, not in this process.
 
 
 def test_thread_limits_share_the_cores():

@@ -76,3 +76,19 @@ def killing_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_f
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGKILL)
     return _result(spec, config)
+
+
+GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_MEM_FRACTION", "TF_FORCE_GPU_ALLOW_GROWTH")
+
+
+def gpu_recording_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow=True):
+    """Like `recording_trainer`, and writes the worker's GPU settings (`GPU_VARIABLES`) to
+    `<markers>/gpu/<run key>.json`."""
+    import json
+
+    result = recording_trainer(spec, task, config)
+    folder = _markers() / "gpu"
+    folder.mkdir(exist_ok=True)
+    settings = {name: os.environ.get(name) for name in GPU_VARIABLES}
+    (folder / f"{run_key(spec, config)}.json").write_text(json.dumps({"pid": os.getpid(), **settings}))
+    return result
