@@ -300,6 +300,25 @@ def worker_gpu_environment(index: int, workers: int, gpus: int, environ=None) ->
     return environment
 
 
+def ray_task_environment(backend: str, threads: int, gpus_per_run: float) -> dict:
+    """The environment variables of a run's Ray task: its backend, its threads and its GPU.
+
+    A task that reserved no GPU sees none (`CUDA_VISIBLE_DEVICES` empty): Ray leaves the
+    variable as it is for such tasks, and each one's JAX would otherwise take 75% of a
+    card it never reserved. A fraction of a GPU gets its share (`gpu_environment`).
+
+    >>> ray_task_environment("jax", 1, 0)["CUDA_VISIBLE_DEVICES"]
+    ''
+    >>> "CUDA_VISIBLE_DEVICES" in ray_task_environment("jax", 1, 0.25)  # Ray sets it to the reserved card.
+    False
+    """
+    environment = {**thread_environment(threads), **gpu_environment(gpus_per_run), "KERAS_BACKEND": backend,
+                   "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    if not gpus_per_run:
+        environment["CUDA_VISIBLE_DEVICES"] = ""
+    return environment
+
+
 def spread_architectures(runs: list) -> list:
     """Orders runs so that the seeds of one configuration are not trained side by side.
 
@@ -616,6 +635,9 @@ class RayExecutor:
     Raises:
         ConfigError: Ray is not installed, the address does not answer, or GPUs are
             asked for and the cluster has none.
+
+    Runs that reserve no GPU (`gpus_per_run=0`) train on CPUs even where the cluster has
+    GPUs (`ray_task_environment`); `describe()` says so.
     """
 
     def __init__(self, address, backend_of, *, cpus_per_run: float = 1, gpus_per_run: float = 0,
@@ -675,8 +697,17 @@ class RayExecutor:
             "ray_cluster": ", ".join(f"{key} {value:g}" for key, value in self.cluster.items()),
             "ray_per_run": f"num_cpus={self.cpus_per_run:g}, num_gpus={self.gpus_per_run:g}",
             "ray_version": ray.__version__,
+            **({"gpus": self.unused_gpus_note()} if self.unused_gpus_note() else {}),
             **({"backend": backends} if backends else {}),
         }
+
+    def unused_gpus_note(self) -> str:
+        """Says so when the cluster has GPUs and the runs reserve none (they train on CPUs)."""
+        gpus = self.cluster.get("GPU", 0)
+        if self.gpus_per_run or not gpus:
+            return ""
+        cards = "1 GPU" if gpus == 1 else f"{gpus:g} GPUs"
+        return f"the cluster's {cards} left unused: the runs reserve none and train on CPUs (--gpus-per-run)"
 
     def outcomes(self, todo):
         import ray
@@ -691,8 +722,7 @@ class RayExecutor:
             key = TaskCache.key(run)
             if key not in task_refs:  # Each task's arrays go into the object store once.
                 task_refs[key] = ray.put(self.tasks.get(run))
-            environment = {**thread_environment(threads), **gpu_environment(self.gpus_per_run), "KERAS_BACKEND": backend,
-                           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+            environment = ray_task_environment(backend, threads, self.gpus_per_run)
             ref = remote.options(
                 num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=RAY_MAX_RETRIES,
                 retry_exceptions=False, runtime_env={"env_vars": environment},
@@ -738,5 +768,5 @@ def _positive(name: str, value, *, allow_zero: bool) -> float:
 
 
 __all__ = ["InProcessExecutor", "ProcessExecutor", "RayExecutor", "RunOutcome", "TaskCache", "auto_workers",
-           "available_cores", "check_ray_address", "check_workers", "gpu_environment", "thread_environment", "train_run",
-           "worker_gpu_environment"]
+           "available_cores", "check_ray_address", "check_workers", "gpu_environment", "ray_task_environment", "thread_environment",
+           "train_run", "worker_gpu_environment"]

@@ -231,8 +231,9 @@ def _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run
     # weighs them as a whole (JAX's compiled steps are shared between the seeds of a
     # configuration, which `choose_backend` counts); None keeps this process's backend.
     if backend == "auto":
-        # Runs given GPUs on a Ray cluster train on GPUs this machine may not have.
-        on_gpu = True if (ray is not None and gpus_per_run) else None
+        # Ray runs train on a GPU exactly when they reserve one (`ray_task_environment`),
+        # on GPUs this machine may not have; local runs on the GPUs this machine shows.
+        on_gpu = bool(gpus_per_run) if (ray is not None and ray is not False) else None
         backend = choose_backend(todo, [tasks.get(run) for run in todo], gpu=on_gpu) if todo else None
     elif backend is not None:
         backend = resolve_backend(backend, todo)  # Refuses "jax" when JAX is not installed.

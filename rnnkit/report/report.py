@@ -382,13 +382,17 @@ def execution_line(environment: dict) -> str:
     >>> execution_line({"executor": "local processes", "workers": 8, "threads_per_worker": 2,
     ...                 "gpus": "1 GPU shared by 8 workers", "backend": "jax (8 runs)"})
     'Executed in 8 local worker processes (2 threads each; 1 GPU shared by 8 workers), Keras backend jax (8 runs).'
+    >>> execution_line({"executor": "ray", "ray_address": "local ray.init()", "ray_per_run": "num_cpus=1, num_gpus=0",
+    ...                 "gpus": "the cluster's 1 GPU left unused"})
+    "Executed as Ray tasks on a local Ray (num_cpus=1, num_gpus=0 per run; the cluster's 1 GPU left unused)."
     """
     executor = environment.get("executor", "in-process")
     backend = environment.get("backend")
     if executor == "ray":
         address = environment.get("ray_address", "")
         where = "a local Ray" if address.startswith("local") else f"the cluster at {address}"
-        text = f"Executed as Ray tasks on {where} ({environment.get('ray_per_run', '')} per run)"
+        text = f"Executed as Ray tasks on {where} ({environment.get('ray_per_run', '')} per run"
+        text += f"; {environment['gpus']})" if environment.get("gpus") else ")"
     elif executor == "local processes":
         threads = environment.get("threads_per_worker")
         details = [f"{threads} thread{'s' if threads != 1 else ''} each"] if threads else []

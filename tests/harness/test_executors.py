@@ -30,6 +30,7 @@ from rnnkit.harness.executors import (
     auto_workers,
     check_workers,
     gpu_environment,
+    ray_task_environment,
     thread_environment,
     worker_gpu_environment,
 )
@@ -326,6 +327,57 @@ def test_local_workers_sharing_a_gpu_start_with_their_share(markers, monkeypatch
         assert settings["CUDA_VISIBLE_DEVICES"] is None  # One card: nothing to choose.
     assert executor.describe()["gpus"] == "1 GPU shared by 2 workers, each at most 0.47 of a card's memory (JAX)"
     assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in os.environ  # Set in the workers, not in this process.
+
+
+def test_ray_runs_without_a_reserved_gpu_see_none():
+    # Ray leaves CUDA_VISIBLE_DEVICES alone for tasks that reserve no GPU; rnnkit empties it.
+    assert ray_task_environment("jax", 1, 0)["CUDA_VISIBLE_DEVICES"] == ""
+    shared = ray_task_environment("jax", 2, 0.25)
+    assert "CUDA_VISIBLE_DEVICES" not in shared  # Ray sets it to the card it reserved.
+    assert shared["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.23"  # 95% of a quarter, floored.
+    assert shared["KERAS_BACKEND"] == "jax" and shared["OMP_NUM_THREADS"] == "2"
+    whole = ray_task_environment("tensorflow", 1, 1)
+    assert "CUDA_VISIBLE_DEVICES" not in whole and "XLA_PYTHON_CLIENT_MEM_FRACTION" not in whole
+
+
+@pytest.mark.parametrize(("gpus_per_run", "on_gpu"), [(0, False), (0.25, True)])
+def test_auto_on_ray_weighs_a_gpu_only_when_the_runs_reserve_one(monkeypatch, gpus_per_run, on_gpu):
+    import rnnkit.backend
+    from rnnkit.harness import runner
+
+    asked = {}
+
+    def fake_choose(runs, tasks=None, gpu=None, **_):
+        asked["gpu"] = gpu
+        return "jax"
+
+    class FakeRay:
+        def __init__(self, address, backend_of, **options):
+            asked["executor"] = options
+
+    monkeypatch.setattr(rnnkit.backend, "choose_backend", fake_choose)
+    monkeypatch.setattr(runner, "RayExecutor", FakeRay)
+    class NoTasks:
+        def get(self, run):
+            return None
+
+    todo = expand_grid(FAKE_GRID)
+    runner._executor("auto", "local", "auto", todo, NoTasks(), 0, {}, 1, gpus_per_run)
+    assert asked["gpu"] is on_gpu
+    assert asked["executor"]["gpus_per_run"] == gpus_per_run
+
+
+def test_ray_says_when_the_clusters_gpus_stay_unused():
+    from rnnkit.harness.executors import RayExecutor
+
+    executor = RayExecutor.__new__(RayExecutor)  # No Ray needed: only what it found and was asked.
+    executor.cluster, executor.gpus_per_run = {"CPU": 16, "GPU": 2}, 0
+    assert executor.unused_gpus_note() == (
+        "the cluster's 2 GPUs left unused: the runs reserve none and train on CPUs (--gpus-per-run)")
+    executor.gpus_per_run = 0.25
+    assert executor.unused_gpus_note() == ""
+    executor.cluster, executor.gpus_per_run = {"CPU": 16}, 0
+    assert executor.unused_gpus_note() == ""
 
 
 def test_thread_limits_share_the_cores():
