@@ -272,10 +272,11 @@ _GPU_MEMORY_VARIABLES = ("TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_MEM_FRA
 def worker_gpu_environment(index: int, workers: int, gpus: int, environ=None) -> dict:
     """The GPU settings of local worker `index` (0, 1, ...) of `workers`, with `gpus` visible.
 
-    Left alone, every worker's JAX would reserve 75% of the first GPU's memory and every
-    TensorFlow all of it, so a second worker on the same card could not start (JAX then
-    falls back to the CPU). With one GPU, each worker may take its share of the card's
-    memory (`gpu_environment`). With several, worker `index` sees one of them
+    Left alone, every worker's JAX reserves 75% of the first GPU's memory when it starts
+    and every TensorFlow nearly all of it. On an H200, of three JAX processes the second
+    got what the first left and the third aborted; the quick grid's 8 workers failed every
+    run. With one GPU, each worker may take its share of the card's memory
+    (`gpu_environment`). With several, worker `index` sees one of them
     (`CUDA_VISIBLE_DEVICES`, round robin over the visible ones) and shares it with the
     other workers given the same card. Memory settings already in the environment win.
 
