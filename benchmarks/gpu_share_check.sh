@@ -3,7 +3,8 @@
 # JAX process gets when others already hold the card with JAX's defaults (what local
 # workers had before `worker_gpu_environment`), then the quick grid with local workers
 # (`--workers auto`, several on one card), with one worker, and as Ray tasks with
-# `--gpus-per-run 0.25`; for each, the device every run trained on and the wall time.
+# `--gpus-per-run 0.25`; for each, the device every run trained on, the wall time and the
+# GPU memory its processes held (nvidia-smi every 0.5 s).
 # Last, rnnkit's recurrent layers against Keras's on the GPU (tests/models/test_fast_rnn.py).
 #
 # Needs: a Python with jax[cuda], Keras and rnnkit's other dependencies (Ray for the Ray
@@ -41,14 +42,32 @@ print("  runs by (backend, device):", dict(devices))
 statuses = collections.Counter(json.loads(p.read_text()).get("status") for p in out.glob("runs/*/status.json"))
 print("  run status:", dict(statuses))
 PY
-grid() {  # grid NAME ARGS...: the quick grid, timed, then what its runs trained on
+grid() {  # grid NAME ARGS...: the quick grid, timed, with the GPU memory of its processes
     local name=$1; shift
     echo "== rnnkit compare --quick $*"
     local start=$(date +%s.%N)
-    timeout 240 python3 -m rnnkit compare --quick --no-report "$@" --out "$work/$name" > "$work/$name.log" 2>&1
-    local rc=$?
-    echo "  exit $rc, $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s"
-    tail -n 8 "$work/$name.log" | grep -v "%|" | sed 's/^/  | /'
+    rm -f "$work/done"
+    ( timeout 240 python3 -m rnnkit compare --quick --no-report --no-progress "$@" --out "$work/$name" \
+          > "$work/$name.log" 2>&1; echo $? > "$work/done" ) &
+    while [ ! -f "$work/done" ]; do  # Every 0.5 s: pid, MiB used on the GPU.
+        nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null \
+            | awk -v t="$(date +%s.%N)" '{print t, $0}' >> "$work/mem_$name.log"
+        sleep 0.5
+    done
+    wait
+    echo "  exit $(cat "$work/done"), $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s"
+    tail -n 8 "$work/$name.log" | sed 's/^/  | /'
+    python3 - "$work/mem_$name.log" <<'PY'
+import collections, pathlib, sys
+path = pathlib.Path(sys.argv[1])
+rows = [line.replace(",", " ").split() for line in path.read_text().splitlines()] if path.exists() else []
+per_pid, totals = collections.defaultdict(int), collections.defaultdict(int)
+for t, pid, mib in (row for row in rows if len(row) == 3):
+    per_pid[pid] = max(per_pid[pid], int(mib))
+    totals[t] += int(mib)
+print(f"  GPU memory: {len(per_pid)} processes, peak MiB each {sorted(per_pid.values())}, "
+      f"peak together {max(totals.values(), default=0)} MiB")
+PY
     [ -f "$work/$name/environment.json" ] && python3 "$work/runs.py" "$work/$name" && cp "$work/$name/environment.json" "$out/environment_$name.json"
 }
 {

@@ -286,8 +286,10 @@ def test_auto_workers_follows_cores_runs_and_memory():
 
 def test_workers_on_one_gpu_each_get_their_share_of_its_memory():
     # JAX's fraction: 95% of an equal share, floored to hundredths (5% left for the CUDA contexts).
+    # Allocating as needed (no reservation up front), up to the share.
     assert worker_gpu_environment(0, 2, 1, environ={}) == {
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.47"}
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.47"}
     assert worker_gpu_environment(5, 8, 1, environ={})["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.11"
     # One worker, or no GPU: nothing changes.
     assert worker_gpu_environment(0, 1, 1, environ={}) == {}
@@ -309,7 +311,7 @@ def test_workers_on_several_gpus_are_spread_round_robin():
 
 
 def test_local_workers_sharing_a_gpu_start_with_their_share(markers, monkeypatch):
-    for name in worker_fakes.GPU_VARIABLES + ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_ALLOCATOR"):
+    for name in worker_fakes.GPU_VARIABLES + ("XLA_PYTHON_CLIENT_ALLOCATOR",):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RNNKIT_TEST_SLEEP", "0.3")  # Keeps both workers busy.
     executor = ProcessExecutor(2, lambda run: "tensorflow", gpus=1, run_fn=worker_fakes.gpu_recording_trainer,
@@ -324,8 +326,9 @@ def test_local_workers_sharing_a_gpu_start_with_their_share(markers, monkeypatch
     for settings in seen:
         assert settings["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.47"
         assert settings["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+        assert settings["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
         assert settings["CUDA_VISIBLE_DEVICES"] is None  # One card: nothing to choose.
-    assert executor.describe()["gpus"] == "1 GPU shared by 2 workers, each at most 0.47 of a card's memory (JAX)"
+    assert executor.describe()["gpus"] == "1 GPU shared by 2 workers, each using at most 0.47 of a card's memory (JAX)"
     assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in os.environ  # Set in the workers, not in this process.
 
 
@@ -335,6 +338,7 @@ def test_ray_runs_without_a_reserved_gpu_see_none():
     shared = ray_task_environment("jax", 2, 0.25)
     assert "CUDA_VISIBLE_DEVICES" not in shared  # Ray sets it to the card it reserved.
     assert shared["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.23"  # 95% of a quarter, floored.
+    assert shared["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert shared["KERAS_BACKEND"] == "jax" and shared["OMP_NUM_THREADS"] == "2"
     whole = ray_task_environment("tensorflow", 1, 1)
     assert "CUDA_VISIBLE_DEVICES" not in whole and "XLA_PYTHON_CLIENT_MEM_FRACTION" not in whole

@@ -78,7 +78,8 @@ def killing_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_f
     return _result(spec, config)
 
 
-GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_MEM_FRACTION", "TF_FORCE_GPU_ALLOW_GROWTH")
+GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_PREALLOCATE",
+                 "TF_FORCE_GPU_ALLOW_GROWTH")
 
 
 def gpu_recording_trainer(spec, task, config, *, verbose=0, callbacks=None, gradient_flow=True):
