@@ -58,6 +58,9 @@ RAY_MAX_RETRIES = 2
 # Memory a worker process needs besides its run's estimate, for `workers="auto"`: measured
 # 0.83 GiB resident (TensorFlow) and 0.99 GiB (JAX) in a worker after one LSTM run of the quick grid.
 WORKER_BASE_BYTES = 1 << 30
+# GPU memory a worker sharing a GPU holds besides its run's estimate (its CUDA context and
+# small models): measured 0.86-0.96 GiB per JAX worker of the quick grid on an H200.
+WORKER_GPU_BYTES = 1 << 30
 # Environment variables that bound a worker's threads (read when the libraries load).
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -213,11 +216,13 @@ def check_workers(workers) -> int | str:
 
 
 def auto_workers(pending: int, run_bytes: int = 0, cores: int | None = None,
-                 available: int | None = None) -> int:
+                 available: int | None = None, gpus: int = 0, gpu_bytes: int | None = None) -> int:
     """How many worker processes `workers="auto"` starts.
 
     One per core, no more than there are runs to do, and no more than the available
     memory holds (each worker: `WORKER_BASE_BYTES` plus the largest run's estimate).
+    When the runs train on `gpus` GPUs of `gpu_bytes` each, no more than 95% of the
+    cards hold either (each worker: `WORKER_GPU_BYTES` plus the largest run's estimate).
     A single run, or a single core, stays in this process.
 
     >>> auto_workers(8, cores=2)
@@ -226,14 +231,19 @@ def auto_workers(pending: int, run_bytes: int = 0, cores: int | None = None,
     1
     >>> auto_workers(8, run_bytes=0, cores=16, available=3 * (1 << 30))
     3
+    >>> auto_workers(8, cores=16, available=64 << 30, gpus=1, gpu_bytes=4 << 30)  # A 4 GiB card.
+    3
     """
     from rnnkit.harness.resources import available_memory
 
     cores = available_cores() if cores is None else cores
     count = min(cores, pending)
+    run_bytes = max(0, int(run_bytes))
     available = available_memory() if available is None else available
     if available:
-        count = min(count, max(1, available // (WORKER_BASE_BYTES + max(0, int(run_bytes)))))
+        count = min(count, max(1, available // (WORKER_BASE_BYTES + run_bytes)))
+    if gpus > 0 and gpu_bytes:
+        count = min(count, max(1, gpus * int(0.95 * gpu_bytes // (WORKER_GPU_BYTES + run_bytes))))
     return max(1, count)
 
 

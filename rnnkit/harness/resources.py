@@ -53,6 +53,30 @@ def available_memory() -> int | None:
         return None
 
 
+def gpu_memory(runner=None) -> int | None:
+    """Bytes of memory of the smallest NVIDIA GPU on this machine, or None when unknown.
+
+    Asks `nvidia-smi` (installed with the NVIDIA driver), which answers without importing
+    TensorFlow or JAX; no driver, no answer within 10 s or an answer it cannot read: None.
+
+    Args:
+        runner: For tests: a function taking the command (a list) and returning its
+            output; default `subprocess.run`.
+    """
+    import subprocess
+
+    command = ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
+    try:
+        if runner is None:
+            output = subprocess.run(command, capture_output=True, text=True, timeout=10, check=True).stdout
+        else:
+            output = runner(command)
+        sizes = [int(float(line.strip())) for line in output.splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return min(sizes) * (1 << 20) if sizes else None
+
+
 def parse_size(text, name: str = "--max-memory") -> int | None:
     """Reads a memory size: "8G", "512M", "1.5GiB", "2000000" (bytes), or "none" (no limit).
 

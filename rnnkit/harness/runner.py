@@ -248,12 +248,24 @@ def _executor(workers, ray, backend, todo, tasks, largest, options, cpus_per_run
     if gpus_per_run:
         raise invalid("gpus_per_run", gpus_per_run, "0 without Ray (GPUs per run are given to Ray tasks: --ray)")
     if workers == "auto":
-        workers = auto_workers(len(todo), largest)
+        workers = auto_workers(len(todo), largest, **_gpus_for_workers(backend or current_backend()))
     if workers == 1:
         if backend is not None:  # This process's backend: set before Keras loads, never switched.
             use_backend(backend)
         return InProcessExecutor(tasks=tasks, **options)
     return ProcessExecutor(workers, backend_of, **options)
+
+
+def _gpus_for_workers(backend: str) -> dict:
+    """The GPUs local workers of `backend` would train on, for `auto_workers`: none unless
+    this machine shows a GPU and the backend can use it (`gpu_backends`)."""
+    from rnnkit.backend import gpu_backends, visible_gpus
+    from rnnkit.harness.resources import gpu_memory
+
+    gpus = visible_gpus()
+    if not gpus or backend not in gpu_backends():
+        return {}
+    return {"gpus": gpus, "gpu_bytes": gpu_memory()}
 
 
 def _environment(runs: list[RunConfig], executor) -> dict:

@@ -284,6 +284,54 @@ def test_auto_workers_follows_cores_runs_and_memory():
     assert auto_workers(0, cores=4, available=64 * gib) == 1
 
 
+def test_auto_workers_fit_the_gpu_memory():
+    gib = 1 << 30
+    plenty = {"cores": 16, "available": 128 * gib}
+    # 95% of a 4 GiB card is 3.8 GiB: three workers of 1 GiB, two of 1.5 GiB.
+    assert auto_workers(8, gpus=1, gpu_bytes=4 * gib, **plenty) == 3
+    assert auto_workers(8, run_bytes=gib // 2, gpus=1, gpu_bytes=4 * gib, **plenty) == 2
+    assert auto_workers(8, gpus=2, gpu_bytes=4 * gib, **plenty) == 6  # Three on each card.
+    assert auto_workers(8, gpus=1, gpu_bytes=141 * gib, **plenty) == 8  # A large card: the runs decide.
+    assert auto_workers(8, gpus=1, gpu_bytes=gib // 2, **plenty) == 1  # Too small for two: one, in this process.
+    assert auto_workers(8, gpus=1, gpu_bytes=None, **plenty) == 8  # Size unknown: no GPU bound.
+
+
+def test_gpu_memory_reads_the_smallest_card_from_nvidia_smi():
+    from rnnkit.harness.resources import gpu_memory
+
+    asked = []
+
+    def answer(text):
+        def runner(command):
+            asked.append(command)
+            return text
+        return runner
+
+    assert gpu_memory(answer("81559\n")) == 81559 * (1 << 20)
+    assert gpu_memory(answer("16384\n 8192 \n")) == 8192 * (1 << 20)
+    assert asked[0][0] == "nvidia-smi" and "--query-gpu=memory.total" in asked[0]
+    assert gpu_memory(answer("")) is None
+    assert gpu_memory(answer("[N/A]\n")) is None
+
+    def missing(command):
+        raise FileNotFoundError(command[0])
+
+    assert gpu_memory(missing) is None
+
+
+def test_workers_count_gpus_only_for_a_backend_that_uses_them(monkeypatch):
+    import rnnkit.backend
+    from rnnkit.harness import resources, runner
+
+    monkeypatch.setattr(rnnkit.backend, "visible_gpus", lambda: 1)
+    monkeypatch.setattr(rnnkit.backend, "gpu_backends", lambda: ("jax",))
+    monkeypatch.setattr(resources, "gpu_memory", lambda: 4 << 30)
+    assert runner._gpus_for_workers("jax") == {"gpus": 1, "gpu_bytes": 4 << 30}
+    assert runner._gpus_for_workers("tensorflow") == {}  # A CPU-only TensorFlow trains on the CPU.
+    monkeypatch.setattr(rnnkit.backend, "visible_gpus", lambda: 0)
+    assert runner._gpus_for_workers("jax") == {}
+
+
 def test_workers_on_one_gpu_each_get_their_share_of_its_memory():
     # JAX's fraction: 95% of an equal share, floored to hundredths (5% left for the CUDA contexts).
     # Allocating as needed (no reservation up front), up to the share.
