@@ -9,13 +9,7 @@
 # /tmp/site); The Time Machine in RNNKIT_DATA_DIR. Output: the terminal, and OUT_DIR/gpu_check.log.
 set -u
 cd "$(dirname "$0")/.."
-if [ -n "${WHEELS:-}" ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl || exit 1
-    export PYTHONPATH=/tmp/site:$PWD
-else
-    export PYTHONPATH=$PWD
-fi
-export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
+source benchmarks/gpu_setup.sh
 log=${OUT_DIR:-/tmp}/gpu_check.log
 {
 date -u

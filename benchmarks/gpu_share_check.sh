@@ -12,13 +12,8 @@
 # Output: the terminal, and OUT_DIR/gpu_share_check.log with each grid's environment.json.
 set -u
 cd "$(dirname "$0")/.."
-if [ -n "${WHEELS:-}" ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl || exit 1
-    export PYTHONPATH=/tmp/site:$PWD
-else
-    export PYTHONPATH=$PWD
-fi
-export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3 MPLBACKEND=Agg
+source benchmarks/gpu_setup.sh
+export MPLBACKEND=Agg
 out=${OUT_DIR:-/tmp}
 work=$(mktemp -d)
 cat > "$work/hold.py" <<'PY'
