@@ -264,8 +264,8 @@ def gpu_environment(gpus_per_run: float) -> dict:
     fraction of the card's memory.
 
     Measured on an H200 with the quick grid's 8 workers, each capped at 0.11 of the card:
-    reserving the share up front held 16.4 GB per process (131.5 GB in all); allocating
-    as needed, under 1 GB per process (7.6 GB in all), and the grid took no longer. On a
+    reserving the share up front held 16.1 GiB per process (128.4 GiB in all); allocating
+    as needed, under 1 GiB per process (7.4 GiB in all), and the grid took no longer. On a
     small card the reserved shares and the processes' CUDA contexts would not fit.
 
     >>> gpu_environment(0.25)["XLA_PYTHON_CLIENT_MEM_FRACTION"]
