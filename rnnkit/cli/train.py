@@ -189,6 +189,11 @@ def run(args) -> int:
     results = run_single(run_config, out_dir, verbose=2 if args.verbose else 0, tensorboard=args.tensorboard,
                          max_memory=args.max_memory)
     print_table(results)
+    from rnnkit.harness import store
+
+    device = store.load_environment(out_dir).get("device")
+    if device:
+        print(f"trained on {device}")
     row = results.iloc[0]
     if row["status"] != "ok":
         # The exception's own line; the full traceback is in the run's status.json.

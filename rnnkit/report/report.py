@@ -371,7 +371,8 @@ def _status_line(results: pd.DataFrame) -> str:
 
 
 def execution_line(environment: dict) -> str:
-    """How the runs were executed, in words, from environment.json (older stores: in this process).
+    """How and where the runs were executed, in words, from environment.json (older stores:
+    in this process; the device where the runs recorded one).
 
     >>> execution_line({"executor": "local processes", "workers": 2, "threads_per_worker": 1,
     ...                 "backend": "tensorflow (8 runs)"})
@@ -383,8 +384,10 @@ def execution_line(environment: dict) -> str:
     ...                 "gpus": "1 GPU shared by 8 workers", "backend": "jax (8 runs)"})
     'Executed in 8 local worker processes (2 threads each; 1 GPU shared by 8 workers), Keras backend jax (8 runs).'
     >>> execution_line({"executor": "ray", "ray_address": "local ray.init()", "ray_per_run": "num_cpus=1, num_gpus=0",
-    ...                 "gpus": "the cluster's 1 GPU left unused"})
-    "Executed as Ray tasks on a local Ray (num_cpus=1, num_gpus=0 per run; the cluster's 1 GPU left unused)."
+    ...                 "gpus": "the cluster's 1 GPU left unused", "device": "CPU"})
+    "Executed as Ray tasks on a local Ray (num_cpus=1, num_gpus=0 per run; the cluster's 1 GPU left unused), on CPU."
+    >>> execution_line({"executor": "in-process", "backend": "jax", "device": "GPU: NVIDIA H200"})
+    'Executed in one process, one run after another, Keras backend jax, on GPU: NVIDIA H200.'
     """
     executor = environment.get("executor", "in-process")
     backend = environment.get("backend")
@@ -401,7 +404,9 @@ def execution_line(environment: dict) -> str:
         text = f"Executed in {environment.get('workers')} local worker processes{each}"
     else:
         text = "Executed in one process, one run after another"
-    return f"{text}, Keras backend {backend}." if backend else f"{text}."
+    text = f"{text}, Keras backend {backend}" if backend else text
+    device = environment.get("device")
+    return f"{text}, on {device}." if device else f"{text}."
 
 
 def _environment_frame(environment: dict) -> pd.DataFrame:

@@ -29,6 +29,9 @@ def test_train_writes_a_one_run_folder_with_its_report(tmp_path, capsys):
     config = json.loads((folder / "config.json").read_text())
     assert config["train"]["seed"] == 2 and config["task_options"] == {"timesteps": 4, "num_samples": 30}
     assert (out / "report.html").is_file() and (folder / "figures" / "learning_curve.png").is_file()
+    # Where it trained, as the run itself recorded it (CPU here, "GPU: <name>" on a GPU).
+    device = json.loads((folder / "metrics.json").read_text())["environment"]["device"]
+    assert device and f"trained on {device}\n" in printed
 
 
 # Every ModelSpec / TrainConfig setting a grid accepts, given on the command line.
