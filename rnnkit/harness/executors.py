@@ -710,13 +710,14 @@ class RayExecutor:
         import ray
 
         backends = ", ".join(f"{name} ({count} runs)" for name, count in self.backends_used.items())
+        unused = self.unused_gpus_note()
         return {
             "executor": "ray",
             "ray_address": self.address or "local ray.init()",
             "ray_cluster": ", ".join(f"{key} {value:g}" for key, value in self.cluster.items()),
             "ray_per_run": f"num_cpus={self.cpus_per_run:g}, num_gpus={self.gpus_per_run:g}",
             "ray_version": ray.__version__,
-            **({"gpus": self.unused_gpus_note()} if self.unused_gpus_note() else {}),
+            **({"gpus": unused} if unused else {}),
             **({"backend": backends} if backends else {}),
         }
 
