@@ -31,6 +31,7 @@ from rnnkit.checks import check_bool, check_positive_int, invalid
 from rnnkit.errors import ConfigError
 from rnnkit.models.cells import cell_for_layer
 from rnnkit.training.gradients import compile_ahead, compiled, value_and_gradients
+from rnnkit.training.losses import per_entry_loss
 from rnnkit.training.metrics import _take_rows, reset_recurrent_states
 
 
@@ -68,7 +69,7 @@ def _loss_function(model, loss):
         loss = getattr(model, "loss", None)
         if loss is None:
             raise invalid("loss", None, "a Keras loss name (the model is not compiled, so its loss is unknown)")
-    per_entry = keras.losses.get(loss)
+    per_entry = per_entry_loss(loss)
 
     def mean_loss(y, y_pred, sample_weight=None):
         values = per_entry(y, y_pred)  # (batch,) or (batch, timesteps)

@@ -47,6 +47,7 @@ from rnnkit.training.diagnostics import (
     spectral_radius,
 )
 from rnnkit.training.environment import collect_environment
+from rnnkit.training.losses import compile_arguments
 from rnnkit.training.metrics import (
     _take_rows,
     held_out_metrics,
@@ -213,7 +214,8 @@ def train(
 
     Args:
         model: A Keras model built for `task` (compiled or not; an uncompiled one is
-            compiled here with `task.loss`, `task.metrics` and `config`'s optimizer).
+            compiled here with `task.loss`, `task.metrics` and `config`'s optimizer; the
+            sparse cross-entropy and accuracy as `rnnkit.training.losses` computes them).
         task: The data and what to predict.
         config: Optimizer, learning rate, batch size, epochs, clipping, early stopping.
         verbose: Passed to `model.fit` (0 is silent).
@@ -267,7 +269,7 @@ def train(
     timings = {}
     started = time.perf_counter()
     if not getattr(model, "compiled", False):
-        model.compile(optimizer=make_optimizer(config), loss=task.loss, weighted_metrics=list(task.metrics))
+        model.compile(optimizer=make_optimizer(config), **compile_arguments(task.loss, task.metrics))
     timings["compile_seconds"] = time.perf_counter() - started
 
     logger = rk_callbacks.EpochLogger()
