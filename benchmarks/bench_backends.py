@@ -29,7 +29,8 @@ Printed per row (cell, units) and backend: tokens/s of the steady epochs (median
 after the first, which pays for compiling), the whole call's seconds, min and median
 over repeats, and the speed ratios rnnkit / hand (hand seconds over rnnkit seconds).
 Hand-written PyTorch runs too when `torch` is importable (skipped with a note
-otherwise). `--roofline` measures the matrix-multiply roofline of the LSTM's shapes on
+otherwise), with the validation pass Keras's `fit` makes at every epoch's end; its speed
+without that pass is printed beside it. `--roofline` measures the matrix-multiply roofline of the LSTM's shapes on
 this machine (NumPy and TensorFlow matmuls of the recurrent step's shapes) and the share
 of it each LSTM row reaches. `--peer PATH` also runs the peer reference script
 (`../shared/bench/peer_lm.py`) in the same command.
@@ -161,7 +162,13 @@ def worker(args) -> None:
 
 
 def torch_worker(args) -> None:
-    """Hand-written PyTorch on the same data and sizes (steady epochs, no validation)."""
+    """Hand-written PyTorch on the same data and sizes, with the same validation pass per epoch.
+
+    Keras's `fit` (hand-written or rnnkit's) evaluates the validation split at every
+    epoch's end, and its epoch time includes it; PyTorch does the same work here (the
+    loss over the validation split, without gradients). `train_tokens_per_second` leaves
+    that pass out, as `../shared/bench/peer_lm.py` does.
+    """
     import numpy as np
     import torch
 
@@ -174,6 +181,8 @@ def torch_worker(args) -> None:
         rnn, head = layer(vocab, args.units, batch_first=True), torch.nn.Linear(args.units, vocab)
         x = torch.from_numpy(np.asarray(task.train.x, "int64"))
         y = torch.from_numpy(np.asarray(task.train.y, "int64"))
+        x_val = torch.from_numpy(np.asarray(task.validation.x, "int64"))
+        y_val = torch.from_numpy(np.asarray(task.validation.y, "int64"))
 
         def loss_of(xb, yb):
             outputs, _ = rnn(torch.nn.functional.one_hot(xb, vocab).float())
@@ -182,15 +191,23 @@ def torch_worker(args) -> None:
         rnn, head = layer(2, args.units, batch_first=True), torch.nn.Linear(args.units, 1)
         x = torch.from_numpy(np.asarray(task.train.x, "float32"))
         y = torch.from_numpy(np.asarray(task.train.y, "float32")).reshape(len(x), 1)
+        x_val = torch.from_numpy(np.asarray(task.validation.x, "float32"))
+        y_val = torch.from_numpy(np.asarray(task.validation.y, "float32")).reshape(len(x_val), 1)
 
         def loss_of(xb, yb):
             outputs, _ = rnn(xb)
             return torch.nn.functional.mse_loss(head(outputs[:, -1]), yb)
 
     rnn, head, x, y = rnn.to(device), head.to(device), x.to(device), y.to(device)
+    x_val, y_val = x_val.to(device), y_val.to(device)
     optimizer = torch.optim.Adam([*rnn.parameters(), *head.parameters()], 1e-3)
+
+    def synchronize():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     for repeat in range(args.repeats):
-        epochs = []
+        epochs, training = [], []
         for _ in range(args.epochs):
             started = time.perf_counter()
             for start in range(0, len(x), batch_size):
@@ -198,15 +215,22 @@ def torch_worker(args) -> None:
                 loss = loss_of(x[start:start + batch_size], y[start:start + batch_size])
                 loss.backward()
                 optimizer.step()
-            if device == "cuda":
-                torch.cuda.synchronize()
+            synchronize()
+            training.append(time.perf_counter() - started)
+            with torch.no_grad():  # the validation loss, as Keras's fit computes it each epoch
+                validation = sum(float(loss_of(x_val[start:start + batch_size], y_val[start:start + batch_size]))
+                                 for start in range(0, len(x_val), batch_size))
+            synchronize()
             epochs.append(time.perf_counter() - started)
         steady = statistics.median(epochs[1:] if len(epochs) > 1 else epochs)
+        steady_training = statistics.median(training[1:] if len(training) > 1 else training)
         print("RESULT" + json.dumps({
             "backend": "torch" if device == "cpu" else "torch-gpu", "device": "cpu" if device == "cpu" else "gpu",
             "variant": "hand", "repeat": repeat, "total_seconds": sum(epochs),
             "first_epoch_seconds": epochs[0], "steady_epoch_seconds": steady,
             "tokens_per_second": len(x) * timesteps / steady,
+            "train_tokens_per_second": len(x) * timesteps / steady_training,
+            "validation_loss": validation,
         }), flush=True)
 
 
@@ -442,8 +466,11 @@ def report_row(label: str, rows: list[dict], backends: list[str], roofline: dict
         if any(variant == "rnnkit" for _, variant in best) else None
     for torch_key in ("torch", "torch-gpu"):
         if fastest and (torch_key, "hand") in best:
+            training_only = max(row.get("train_tokens_per_second", row["tokens_per_second"]) for row in rows
+                                if row["backend"] == torch_key)
             print(f"rnnkit's fastest path ({fastest[1]}) / hand PyTorch ({torch_key}), best steady tokens/s: "
-                  f"{fastest[0] / best[(torch_key, 'hand')]:.2f}x")
+                  f"{fastest[0] / best[(torch_key, 'hand')]:.2f}x (PyTorch without its validation pass, "
+                  f"{training_only:.0f} tokens/s: {fastest[0] / training_only:.2f}x)")
     if fastest and roofline and flops_per_token:
         achieved = fastest[0] * flops_per_token / 1e9
         for name, peak in roofline.items():

@@ -2,8 +2,8 @@
 
 Every task with integer class labels (language models, copying, tagging, translation,
 text classification) trains with `"sparse_categorical_crossentropy"` on the softmax
-probabilities the model outputs, and reports `"accuracy"`. rnnkit compiles these two
-with the same definitions as Keras and fewer operations:
+probabilities the model outputs, and reports `"accuracy"`. On Keras's JAX backend rnnkit
+compiles these two with the same definitions as Keras and fewer operations:
 
 - Keras's cross-entropy divides every probability by the row's sum, clips it and takes
   its logarithm, then keeps the true class's value with a one-hot product: a logarithm
@@ -17,7 +17,10 @@ with the same definitions as Keras and fewer operations:
   that is two comparisons and a plain reduction.
 
 Same numbers: tests compare both with Keras's functions on random data, ties included,
-and the gradients of the loss. A label outside `[0, classes)` counts as Keras counts it on
+and the gradients of the loss. Measured on the LSTM 32 char LM (2 cores, JAX): 1.10-1.16M
+tokens/s before, 1.36-1.40M after, steady epochs. On TensorFlow, whose own loss is one
+fused kernel, nothing measurable was gained (the epochs vary 10-30 % between runs there)
+and the first epoch traced a little longer, so Keras's loss and accuracy stay there. A label outside `[0, classes)` counts as Keras counts it on
 JAX: a loss of 0 and not accurate. `SparseCategoricalCrossentropy` and
 `SparseCategoricalAccuracy` are the `keras.losses` / `keras.metrics` objects a compiled
 model holds (registered, so a saved model loads again once rnnkit is imported).
@@ -113,8 +116,13 @@ class SparseCategoricalAccuracy(keras.metrics.MeanMetricWrapper):
         return {"name": self.name, "dtype": self.dtype}
 
 
+def _replaced() -> bool:
+    """Whether rnnkit compiles its own sparse cross-entropy and accuracy (on JAX only)."""
+    return keras.backend.backend() == "jax"
+
+
 def per_entry_loss(loss):
-    """The per-entry function of a loss given by name or object (rnnkit's for the sparse cross-entropy).
+    """The per-entry function of a loss given by name or object (rnnkit's for the sparse cross-entropy on JAX).
 
     Args:
         loss: A Keras loss name or function, or this module's `SparseCategoricalCrossentropy`.
@@ -122,7 +130,8 @@ def per_entry_loss(loss):
     Returns:
         `f(y_true, y_pred)` giving one value per sample (or per token).
     """
-    if isinstance(loss, SparseCategoricalCrossentropy) or (isinstance(loss, str) and loss == SPARSE_CROSSENTROPY):
+    if isinstance(loss, SparseCategoricalCrossentropy) or (_replaced() and isinstance(loss, str)
+                                                           and loss == SPARSE_CROSSENTROPY):
         return sparse_categorical_crossentropy
     return keras.losses.get(loss)
 
@@ -137,15 +146,12 @@ def compile_arguments(loss, metrics) -> dict:
     Returns:
         `{"loss": ..., "weighted_metrics": [...]}`. Names stay as Keras reports them
         (`loss`, `accuracy`, `val_accuracy`, ...); only the sparse cross-entropy and the
-        accuracy that goes with it change.
+        accuracy that goes with it change, and only on JAX.
 
-    >>> arguments = compile_arguments("sparse_categorical_crossentropy", ("accuracy",))
-    >>> type(arguments["loss"]).__name__, [metric.name for metric in arguments["weighted_metrics"]]
-    ('SparseCategoricalCrossentropy', ['accuracy'])
     >>> compile_arguments("mse", ("mae",))
     {'loss': 'mse', 'weighted_metrics': ['mae']}
     """
-    if loss != SPARSE_CROSSENTROPY:
+    if loss != SPARSE_CROSSENTROPY or not _replaced():
         return {"loss": loss, "weighted_metrics": list(metrics)}
     return {
         "loss": SparseCategoricalCrossentropy(),
