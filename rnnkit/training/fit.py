@@ -215,7 +215,7 @@ def train(
     Args:
         model: A Keras model built for `task` (compiled or not; an uncompiled one is
             compiled here with `task.loss`, `task.metrics` and `config`'s optimizer; the
-            sparse cross-entropy and accuracy as `rnnkit.training.losses` computes them).
+            sparse cross-entropy and accuracy on JAX as `rnnkit.training.losses` computes them).
         task: The data and what to predict.
         config: Optimizer, learning rate, batch size, epochs, clipping, early stopping.
         verbose: Passed to `model.fit` (0 is silent).
