@@ -38,7 +38,8 @@ def test_the_dense_head_gives_softmax_of_the_affine_map_at_every_step():
 
 
 def test_gradients_equal_those_through_keras_step_by_step_wrapper():
-    dense = keras.layers.Dense(3, bias_initializer="random_normal")
+    dense = keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed=5),
+                               bias_initializer=keras.initializers.RandomNormal(seed=6))
     ours, reference = TimeDistributed(dense), keras.layers.TimeDistributed(dense)  # the same weights
     ours.build(X.shape)
     reference.build(X.shape)
@@ -55,7 +56,9 @@ def test_gradients_equal_those_through_keras_step_by_step_wrapper():
     (value_ours, grads_ours), (value_ref, grads_ref) = gradients(ours), gradients(reference)
     np.testing.assert_allclose(value_ours, value_ref, rtol=1e-6)
     for got, want in zip(grads_ours, grads_ref, strict=True):  # at the input, the kernel, the bias
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        # Float32 sums over 12 rows in another order: an entry that nearly cancels (0.0394 among
+        # entries of 30, seen once with unseeded weights) differs by a few ulps of the largest.
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(want).max())))
 
 
 class StepShapes(keras.layers.Layer):
