@@ -46,7 +46,8 @@ SPARSE_CROSSENTROPY = "sparse_categorical_crossentropy"
 
 
 def _labels_and_scores(y_true, y_pred):
-    """Integer labels of shape `y_pred.shape[:-1]`, whether each is a class, and its probability."""
+    """`y_pred` as a tensor, integer labels of shape `y_pred.shape[:-1]`, whether each is a
+    class, and its probability."""
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.convert_to_tensor(y_true)
     if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
@@ -56,7 +57,7 @@ def _labels_and_scores(y_true, y_pred):
     valid = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, classes))
     index = ops.where(valid, labels, 0)
     score = ops.take_along_axis(y_pred, ops.expand_dims(index, -1), axis=-1)
-    return labels, valid, score
+    return y_pred, labels, valid, score
 
 
 def sparse_categorical_crossentropy(y_true, y_pred):
@@ -69,8 +70,7 @@ def sparse_categorical_crossentropy(y_true, y_pred):
     Returns:
         The loss of each token, shape `y_pred.shape[:-1]`; 0 where the label is not a class.
     """
-    _, valid, score = _labels_and_scores(y_true, y_pred)
-    y_pred = ops.convert_to_tensor(y_pred)
+    y_pred, _, valid, score = _labels_and_scores(y_true, y_pred)
     epsilon = keras.backend.epsilon()
     chosen = ops.squeeze(score, -1) / ops.sum(y_pred, axis=-1)
     loss = -ops.log(ops.clip(chosen, epsilon, 1.0 - epsilon))
@@ -87,8 +87,7 @@ def sparse_categorical_accuracy(y_true, y_pred):
     Returns:
         Floats of shape `y_pred.shape[:-1]`.
     """
-    labels, valid, score = _labels_and_scores(y_true, y_pred)
-    y_pred = ops.convert_to_tensor(y_pred)
+    y_pred, labels, valid, score = _labels_and_scores(y_true, y_pred)
     earlier = ops.less(ops.arange(y_pred.shape[-1], dtype="int32"), ops.expand_dims(labels, -1))
     # Earlier classes must score strictly less (argmax keeps the first of a tie), later ones no more.
     beaten = ops.where(earlier, ops.less(y_pred, score), ops.less_equal(y_pred, score))
