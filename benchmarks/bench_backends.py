@@ -31,7 +31,7 @@ over repeats, and the speed ratios rnnkit / hand (hand seconds over rnnkit secon
 Hand-written PyTorch runs too when `torch` is importable (skipped with a note
 otherwise), with the validation pass Keras's `fit` makes at every epoch's end; its speed
 without that pass is printed beside it. `--roofline` measures the matrix-multiply roofline of the LSTM's shapes on
-this machine (NumPy and TensorFlow matmuls of the recurrent step's shapes) and the share
+this machine (NumPy, TensorFlow and JAX matmuls of the recurrent step's shapes) and the share
 of it each LSTM row reaches. `--peer PATH` also runs the peer reference script
 (`../shared/bench/peer_lm.py`) in the same command.
 
@@ -335,8 +335,8 @@ def matmul_roofline(batch: int, units: int, inputs: int, repeats: int = 200) -> 
 
     Shapes: `(batch, inputs + units) @ (inputs + units, 4 * units)`, the product that runs
     once per time step (the step cannot start before the previous one ends). Measured with
-    NumPy (its BLAS, all cores) and with TensorFlow (a `tf.function` loop of matmuls), the
-    best of 5 runs of `repeats` products each.
+    NumPy (its BLAS, all cores), with TensorFlow (a `tf.function` loop of matmuls) and with
+    JAX (an XLA loop), the best of 5 runs of `repeats` products each.
     """
     import numpy as np
 
@@ -378,6 +378,27 @@ def matmul_roofline(batch: int, units: int, inputs: int, repeats: int = 200) -> 
     lines = [line for line in completed.stdout.splitlines() if line.startswith("GFLOPS")]
     if lines:
         best["tensorflow"] = float(lines[0].split()[1])
+    # The same loop compiled by XLA (JAX). XLA would compute only the part of a product that a
+    # slice keeps, so the feedback is the largest of the four gate blocks (a reduction XLA
+    # cannot move into the product), its first columns repeated to the product's width.
+    code = (
+        "import time, jax, jax.numpy as jnp\n"
+        f"a = jax.random.normal(jax.random.key(0), ({batch}, {inputs + units}))\n"
+        f"b = jax.random.normal(jax.random.key(1), ({inputs + units}, {4 * units}))\n"
+        "def body(i, x):\n"
+        f"    m = jnp.max((x @ b).reshape({batch}, 4, {units}), axis=1) * 1e-3\n"
+        f"    return jnp.concatenate([m, m[:, :{inputs}]], axis=1)\n"
+        f"loop = jax.jit(lambda a, b: jax.lax.fori_loop(0, {repeats}, body, a))\n"
+        "loop(a, b).block_until_ready()\n"
+        "best = 0.0\n"
+        "for _ in range(5):\n"
+        "    t = time.perf_counter(); loop(a, b).block_until_ready(); best = max(best, 1 / (time.perf_counter() - t))\n"
+        f"print('GFLOPS', best * {flops} / 1e9)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("GFLOPS")]
+    if lines:
+        best["jax"] = float(lines[0].split()[1])
     return best
 
 
