@@ -10,8 +10,8 @@ each `--units`. Measured, one process, the variants alternating in every round:
   (each step's next `h` is the largest of the product's four gate blocks);
 - `gates`: the forward's element-wise gate work alone (the loop without its products);
 - `torch step`: PyTorch's `nn.LSTM` with the same head, loss and Adam (when importable),
-  in a process of its own (in one process, JAX's and PyTorch's thread pools slowed each
-  other's steps by up to 50 %);
+  in a process of its own (in the process that had run JAX's variants, PyTorch's step
+  took 1.3-1.5x as long);
 - `matmul`: one `(64 x units) @ (units x 4 units)` product, the shape of each recurrent
   step, with NumPy and PyTorch (JAX's is in `products`, 35 of them per call).
 
