@@ -6,6 +6,7 @@ each `--units`. Measured, one process, the variants alternating in every round:
 - `step`: loss and gradients of rnnkit's LSTM scan (`rnnkit.models.fast_rnn`) plus the
   output head and a log-softmax cross-entropy (no optimizer), compiled with `jax.jit`;
 - `forward`: the layer's forward scan alone;
+- `backward`: its backward pass alone (the weights' gradients from saved forward values);
 - `products`: the forward's 35 chained products `h @ U` alone, in the same kind of loop
   (each step's next `h` is the largest of the product's four gate blocks);
 - `gates`: the forward's element-wise gate work alone (the loop without its products);
@@ -66,6 +67,9 @@ def jax_variants(units: int) -> dict:
 
     step = jax.jit(jax.value_and_grad(loss))
     forward = jax.jit(lambda: scan(xs, kernel, recurrent, bias, zeros, zeros))
+    _, pullback = jax.vjp(scan, xs, kernel, recurrent, bias, zeros, zeros)
+    cotangents = (normal(1.0, STEPS, BATCH, units), normal(1.0, BATCH, units), normal(1.0, BATCH, units))
+    backward = jax.jit(lambda function, cotangent: function(cotangent)[1:4])  # the weights' gradients
 
     @jax.jit
     def products():
@@ -93,6 +97,7 @@ def jax_variants(units: int) -> dict:
     return {
         "step": lambda: jax.block_until_ready(step(weights)),
         "forward": lambda: jax.block_until_ready(forward()),
+        "backward": lambda: jax.block_until_ready(backward(pullback, cotangents)),
         "products": lambda: jax.block_until_ready(products()),
         "gates": lambda: jax.block_until_ready(gates()),
     }
