@@ -373,11 +373,7 @@ def matmul_roofline(batch: int, units: int, inputs: int, repeats: int = 200) -> 
         "    t = time.perf_counter(); loop(a, b).numpy(); best = max(best, 1 / (time.perf_counter() - t))\n"
         f"print('GFLOPS', best * {flops} / 1e9)\n"
     )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("GFLOPS")]
-    if lines:
-        best["tensorflow"] = float(lines[0].split()[1])
+    _gflops_of(code, "tensorflow", best, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     # The same loop compiled by XLA (JAX). XLA would compute only the part of a product that a
     # slice keeps, so the feedback is the largest of the four gate blocks (a reduction XLA
     # cannot move into the product), its first columns repeated to the product's width.
@@ -395,11 +391,19 @@ def matmul_roofline(batch: int, units: int, inputs: int, repeats: int = 200) -> 
         "    t = time.perf_counter(); loop(a, b).block_until_ready(); best = max(best, 1 / (time.perf_counter() - t))\n"
         f"print('GFLOPS', best * {flops} / 1e9)\n"
     )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    _gflops_of(code, "jax", best)
+    return best
+
+
+def _gflops_of(code: str, name: str, best: dict, env=None) -> None:
+    """Runs `code` in a new Python process and stores the GFLOP/s it prints as `best[name]`.
+
+    Left out (no entry) when the process prints no "GFLOPS" line, e.g. without that backend.
+    """
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     lines = [line for line in completed.stdout.splitlines() if line.startswith("GFLOPS")]
     if lines:
-        best["jax"] = float(lines[0].split()[1])
-    return best
+        best[name] = float(lines[0].split()[1])
 
 
 def run_worker(argv: list[str], env: dict) -> list[dict]:

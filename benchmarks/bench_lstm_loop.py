@@ -164,6 +164,7 @@ def main() -> None:
     if args.torch_worker:
         print(json.dumps({units: measure(torch_variants(units), args.rounds, args.seconds) for units in args.units}))
         return
+    load_before = os.getloadavg()
     torch_results = {}
     if importlib.util.find_spec("torch") is not None:
         worker = subprocess.run([sys.executable, __file__, "--torch-worker", "--units", *map(str, args.units),
@@ -172,7 +173,7 @@ def main() -> None:
         torch_results = json.loads(worker.stdout.strip().splitlines()[-1])
     else:
         print("PyTorch: skipped (torch is not importable; it is an optional, benchmark-only dependency)")
-    print(f"load average before {os.getloadavg()}, {os.cpu_count()} CPUs, "
+    print(f"load average before {load_before}, {os.cpu_count()} CPUs, "
           f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
     for units in args.units:
         variants = jax_variants(units)
